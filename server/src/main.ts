@@ -1,0 +1,63 @@
+/**
+ * The process entry: the only module that reads the environment or handles signals.
+ * config → store → server → listen; SIGTERM/SIGINT → flush, close with 1012, exit within 10 s.
+ */
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { ConfigError, loadConfig } from './config.js'
+import { createLogger } from './log.js'
+import { createServer } from './server.js'
+import { SqliteStore } from './store/sqlite.js'
+
+const SHUTDOWN_DEADLINE_MS = 10_000
+
+async function main(): Promise<void> {
+  const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
+  let config
+  try {
+    config = loadConfig(process.env, { cwd: process.cwd(), repo })
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`tandem: invalid configuration: ${err.message}\n`)
+      process.exit(2)
+    }
+    throw err
+  }
+  const log = createLogger(config.logLevel)
+  const store = SqliteStore.open(config.dataDir, { synchronous: config.sqliteSync })
+  const server = createServer(config, { store, log })
+  const address = await server.listen()
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
+  log.info('store ready', { kind: 'sqlite', dir: config.dataDir })
+  // Tests and scripts read this exact line to learn the port when PORT=0.
+  process.stdout.write(`Tandem listening on http://${config.host === 'localhost' ? 'localhost' : host}:${address.port}\n`)
+
+  let stopping = false
+  const stop = (signal: string) => {
+    if (stopping) return
+    stopping = true
+    log.info('shutting down', { signal })
+    const deadline = setTimeout(() => {
+      log.error('shutdown deadline passed; exiting anyway')
+      process.exit(1)
+    }, SHUTDOWN_DEADLINE_MS)
+    deadline.unref()
+    server
+      .close()
+      .then(() => store.close())
+      .then(
+        () => process.exit(0),
+        (err) => {
+          log.error('shutdown failed', { err })
+          process.exit(1)
+        },
+      )
+  }
+  process.on('SIGTERM', () => stop('SIGTERM'))
+  process.on('SIGINT', () => stop('SIGINT'))
+}
+
+main().catch((err) => {
+  process.stderr.write(`tandem: failed to start: ${err?.stack ?? err}\n`)
+  process.exit(1)
+})

@@ -1,0 +1,164 @@
+/**
+ * The registry of loaded rooms. A room is loaded once however many peers join at the same moment
+ * (they share the in-flight load), and unloaded (flushed first) a while after its last peer
+ * leaves. A join that arrives during an unload waits for it and then loads afresh, so it never
+ * sees a half-destroyed room nor races the final write.
+ */
+import { TandemError } from './errors.js'
+import type { Logger } from './log.js'
+import { Room, type RoomOptions } from './room.js'
+import type { Store } from './store/store.js'
+
+export interface RoomsOptions extends RoomOptions {
+  /** How long an empty room stays loaded. */
+  readonly idleMs: number
+}
+
+interface Slot {
+  readonly name: string
+  /** Peers holding the room, counted from the moment they ask, so a load in flight is not unloaded. */
+  holders: number
+  room: Room | null
+  loading: Promise<Room> | null
+  unloading: Promise<void> | null
+  idleTimer: NodeJS.Timeout | null
+}
+
+export class Rooms {
+  private readonly slots = new Map<string, Slot>()
+  private readonly store: Store
+  private readonly options: RoomsOptions
+  private readonly log: Logger
+
+  constructor(store: Store, options: RoomsOptions, log: Logger) {
+    this.store = store
+    this.options = options
+    this.log = log
+  }
+
+  get loadedCount(): number {
+    let n = 0
+    for (const slot of this.slots.values()) if (slot.room) n++
+    return n
+  }
+
+  /**
+   * The document's current text, or null when it was never written. Reads the loaded room when
+   * there is one; otherwise loads the stored document just for this, without registering a room.
+   */
+  async text(name: string): Promise<string | null> {
+    for (;;) {
+      const slot = this.slots.get(name)
+      if (slot?.unloading) {
+        await slot.unloading
+        continue
+      }
+      const room = slot ? (slot.room ?? (await slot.loading)) : null
+      if (room) return room.hasContent ? room.text() : null
+      const transient = await Room.load(name, this.store, this.options, this.log)
+      try {
+        return transient.hasContent ? transient.text() : null
+      } finally {
+        transient.destroy()
+      }
+    }
+  }
+
+  /**
+   * Holds the room, loading it if needed. Each successful acquire must be paired with release().
+   * Throws TandemError LOAD_FAILED when the store cannot produce the document.
+   */
+  async acquire(name: string): Promise<Room> {
+    for (;;) {
+      let slot = this.slots.get(name)
+      if (slot?.unloading) {
+        await slot.unloading
+        continue
+      }
+      if (!slot) {
+        slot = { name, holders: 0, room: null, loading: null, unloading: null, idleTimer: null }
+        this.slots.set(name, slot)
+        slot.loading = this.load(slot)
+      }
+      slot.holders++
+      if (slot.idleTimer) {
+        clearTimeout(slot.idleTimer)
+        slot.idleTimer = null
+      }
+      if (slot.room) return slot.room
+      try {
+        return await slot.loading!
+      } catch (err) {
+        slot.holders--
+        throw err
+      }
+    }
+  }
+
+  release(room: Room): void {
+    const slot = this.slots.get(room.name)
+    if (!slot || slot.room !== room) return
+    slot.holders--
+    if (slot.holders === 0) this.armIdle(slot)
+  }
+
+  /** Flushes and unloads every room: used at shutdown, after the peers are gone. */
+  async closeAll(): Promise<void> {
+    const slots = Array.from(this.slots.values())
+    await Promise.all(
+      slots.map(async (slot) => {
+        if (slot.idleTimer) clearTimeout(slot.idleTimer)
+        slot.idleTimer = null
+        if (slot.unloading) return slot.unloading
+        const room = slot.room ?? (await slot.loading?.catch(() => null))
+        if (!room) return
+        try {
+          await room.flush()
+        } catch (err) {
+          this.log.error('final flush failed at shutdown', { room: slot.name, err })
+        }
+        room.destroy()
+        this.slots.delete(slot.name)
+      }),
+    )
+  }
+
+  private async load(slot: Slot): Promise<Room> {
+    const started = performance.now()
+    try {
+      const room = await Room.load(slot.name, this.store, this.options, this.log)
+      slot.room = room
+      slot.loading = null
+      this.log.debug('room loaded', { room: slot.name, ms: Math.round(performance.now() - started) })
+      return room
+    } catch (err) {
+      // Forget the slot, so the next join tries again, and write nothing back.
+      this.slots.delete(slot.name)
+      this.log.error('room load failed', { room: slot.name, err })
+      throw new TandemError('LOAD_FAILED', 'document could not be loaded', { cause: err })
+    }
+  }
+
+  private armIdle(slot: Slot): void {
+    if (slot.idleTimer) clearTimeout(slot.idleTimer)
+    slot.idleTimer = setTimeout(() => {
+      slot.idleTimer = null
+      if (slot.holders === 0 && slot.room && !slot.unloading) slot.unloading = this.unload(slot, slot.room)
+    }, this.options.idleMs)
+  }
+
+  private async unload(slot: Slot, room: Room): Promise<void> {
+    try {
+      await room.flush()
+    } catch (err) {
+      // Keep the room and its unsaved updates in memory; try again after another idle period.
+      this.log.error('flush before unload failed; keeping the room loaded', { room: slot.name, err })
+      slot.unloading = null
+      if (slot.holders === 0) this.armIdle(slot)
+      return
+    }
+    room.destroy()
+    this.slots.delete(slot.name)
+    this.log.debug('room unloaded', { room: slot.name })
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * The default Store: one SQLite file in the data folder, in WAL mode. better-sqlite3 is
+ * synchronous, so each call commits before it returns; the room batches a whole event-loop turn of
+ * updates into one append, which keeps commits per second low under load (group commit).
+ */
+import fs from 'node:fs'
+import path from 'node:path'
+import Database from 'better-sqlite3'
+import type { Store, StoredDoc } from './store.js'
+
+export interface SqliteOptions {
+  /** `normal` survives a process crash (WAL); `full` also survives power loss. */
+  readonly synchronous: 'normal' | 'full'
+}
+
+const schema = `
+  CREATE TABLE IF NOT EXISTS updates (
+    doc  TEXT    NOT NULL,
+    seq  INTEGER NOT NULL,
+    data BLOB    NOT NULL,
+    PRIMARY KEY (doc, seq)
+  ) WITHOUT ROWID;
+  CREATE TABLE IF NOT EXISTS snapshots (
+    doc  TEXT    NOT NULL PRIMARY KEY,
+    seq  INTEGER NOT NULL,
+    data BLOB    NOT NULL
+  ) WITHOUT ROWID;
+`
+
+export class SqliteStore implements Store {
+  private readonly db: Database.Database
+  private readonly stmt: ReturnType<typeof prepare>
+  private readonly appendTx: (name: string, updates: readonly Uint8Array[]) => number
+  private readonly compactTx: (name: string, snapshot: Uint8Array, upTo: number) => void
+  private readonly loadTx: (name: string) => StoredDoc | null
+
+  /** Opens (creating when missing) `tandem.sqlite` in `dir`. */
+  static open(dir: string, options: SqliteOptions): SqliteStore {
+    fs.mkdirSync(dir, { recursive: true })
+    return new SqliteStore(path.join(dir, 'tandem.sqlite'), options)
+  }
+
+  constructor(file: string, options: SqliteOptions) {
+    this.db = new Database(file)
+    this.db.pragma('journal_mode = WAL')
+    this.db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`)
+    // Another process holding the file (a second server on the same DATA_DIR) waits, not fails.
+    this.db.pragma('busy_timeout = 5000')
+    this.db.exec(schema)
+    const stmt = (this.stmt = prepare(this.db))
+
+    this.appendTx = this.db.transaction((name: string, updates: readonly Uint8Array[]) => {
+      let seq = lastSeq(stmt, name)
+      for (const data of updates) stmt.insertUpdate.run(name, ++seq, data)
+      return seq
+    })
+
+    // Both steps in one transaction; each is also safe alone: a snapshot with a higher seq makes
+    // load() skip the old updates, and deleting updates already in a snapshot loses nothing.
+    this.compactTx = this.db.transaction((name: string, snapshot: Uint8Array, upTo: number) => {
+      const current = stmt.snapshotSeq.get(name) as { seq: number } | undefined
+      if (current && current.seq >= upTo) return
+      stmt.putSnapshot.run(name, upTo, snapshot)
+      stmt.deleteUpTo.run(name, upTo)
+    })
+
+    // A read transaction so the snapshot and the tail come from one consistent state.
+    this.loadTx = this.db.transaction((name: string): StoredDoc | null => {
+      const snapshot = stmt.snapshot.get(name) as { seq: number; data: Buffer } | undefined
+      const rows = stmt.tail.all(name, snapshot?.seq ?? 0) as Array<{ seq: number; data: Buffer }>
+      if (!snapshot && rows.length === 0) return null
+      const updates: Uint8Array[] = rows.map((r) => r.data)
+      if (snapshot) updates.unshift(snapshot.data)
+      return { updates, seq: rows.at(-1)?.seq ?? snapshot?.seq ?? 0, tail: rows.length }
+    })
+  }
+
+  async load(name: string): Promise<StoredDoc | null> {
+    return this.loadTx(name)
+  }
+
+  async append(name: string, updates: readonly Uint8Array[]): Promise<number> {
+    return this.appendTx(name, updates)
+  }
+
+  async compact(name: string, snapshot: Uint8Array, upTo: number): Promise<void> {
+    this.compactTx(name, snapshot, upTo)
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close()
+  }
+}
+
+function prepare(db: Database.Database) {
+  return {
+    insertUpdate: db.prepare('INSERT INTO updates (doc, seq, data) VALUES (?, ?, ?)'),
+    maxUpdateSeq: db.prepare('SELECT max(seq) AS seq FROM updates WHERE doc = ?'),
+    snapshotSeq: db.prepare('SELECT seq FROM snapshots WHERE doc = ?'),
+    snapshot: db.prepare('SELECT seq, data FROM snapshots WHERE doc = ?'),
+    tail: db.prepare('SELECT seq, data FROM updates WHERE doc = ? AND seq > ? ORDER BY seq'),
+    putSnapshot: db.prepare('INSERT OR REPLACE INTO snapshots (doc, seq, data) VALUES (?, ?, ?)'),
+    deleteUpTo: db.prepare('DELETE FROM updates WHERE doc = ? AND seq <= ?'),
+  }
+}
+
+function lastSeq(stmt: ReturnType<typeof prepare>, name: string): number {
+  const update = stmt.maxUpdateSeq.get(name) as { seq: number | null }
+  if (update.seq !== null) return update.seq
+  const snapshot = stmt.snapshotSeq.get(name) as { seq: number } | undefined
+  return snapshot?.seq ?? 0
+}

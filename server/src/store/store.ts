@@ -1,0 +1,29 @@
+/**
+ * The persistence contract every backend meets (tested once, in test/store-contract.ts, against
+ * each of them). A document is a log of Yjs updates with increasing sequence numbers, optionally
+ * preceded by a snapshot that stands for every update up to its sequence number.
+ */
+export interface StoredDoc {
+  /** Snapshot first (when there is one), then the updates after it, in order. */
+  readonly updates: Uint8Array[]
+  /** Sequence number of the last update; 0 for a document with nothing stored. */
+  readonly seq: number
+  /** How many updates follow the snapshot: what a compaction would fold away. */
+  readonly tail: number
+}
+
+export interface Store {
+  /** The stored document, or null when nothing was ever written under this name. */
+  load(name: string): Promise<StoredDoc | null>
+  /**
+   * Appends updates atomically (all or none) and durably, resolving with the sequence number of
+   * the last one. Callers relay an update only after this resolves.
+   */
+  append(name: string, updates: readonly Uint8Array[]): Promise<number>
+  /**
+   * Replaces every update with seq <= upTo by `snapshot`, which must contain all of them. Must be
+   * crash-safe: after a crash at any point, load() returns either the old or the new form.
+   */
+  compact(name: string, snapshot: Uint8Array, upTo: number): Promise<void>
+  close(): Promise<void>
+}
