@@ -150,6 +150,10 @@ export class Room {
       case 'sync-step2':
       case 'update':
         try {
+          // Yjs integrates an update's structs before it reads its delete set, so an update cut
+          // short there would be half-applied (then stored and relayed) before it throws.
+          // Decoding it whole first rejects it while the doc is untouched.
+          Y.decodeUpdate(message.update)
           Y.applyUpdate(this.doc, message.update, peer)
         } catch (err) {
           throw new TandemError('INVALID_UPDATE', `update could not be applied: ${(err as Error).message}`, { cause: err })

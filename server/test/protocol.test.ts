@@ -1,0 +1,155 @@
+/**
+ * The wire codec: golden bytes for every encoder (so a change to the format is a deliberate,
+ * visible diff), decode round trips, and strict rejection of anything malformed.
+ */
+import assert from 'node:assert/strict'
+import fs from 'node:fs'
+import path from 'node:path'
+import * as Y from 'yjs'
+import * as awarenessProtocol from 'y-protocols/awareness'
+import { TandemError } from '../src/errors.js'
+import {
+  decode,
+  encodeAwareness,
+  encodeSaved,
+  encodeSyncStep1,
+  encodeSyncStep2,
+  encodeUpdate,
+  keepAlive,
+  MessageType,
+  SyncType,
+  type ClientMessage,
+} from '../src/protocol.js'
+import { REPO_ROOT } from './helpers/server.js'
+import { test } from './helpers/test.js'
+
+const bytes = (...values: number[]) => new Uint8Array(values)
+
+test('1. golden bytes: every encoder', () => {
+  assert.deepEqual(encodeSyncStep1(bytes(1, 2)), bytes(0, 0, 2, 1, 2))
+  assert.deepEqual(encodeSyncStep2(bytes(1, 2, 3)), bytes(0, 1, 3, 1, 2, 3))
+  assert.deepEqual(encodeUpdate(bytes(9)), bytes(0, 2, 1, 9))
+  assert.deepEqual(encodeAwareness(bytes(7, 8)), bytes(1, 2, 7, 8))
+  assert.deepEqual(encodeSaved(bytes(1, 5)), bytes(100, 2, 1, 5))
+  assert.deepEqual(keepAlive, bytes(1, 1, 0))
+  // Empty payloads still carry their length.
+  assert.deepEqual(encodeSyncStep1(bytes()), bytes(0, 0, 0))
+  assert.deepEqual(encodeSaved(bytes()), bytes(100, 0))
+})
+
+test('2. golden bytes: payload lengths are varUints (200 = 0xc8 0x01)', () => {
+  const payload = new Uint8Array(200).fill(7)
+  const frame = encodeUpdate(payload)
+  assert.deepEqual(frame.subarray(0, 4), bytes(0, 2, 0xc8, 0x01))
+  assert.equal(frame.length, 4 + 200)
+  assert.deepEqual(frame.subarray(4), payload)
+})
+
+test('3. the type constants match y-websocket and y-protocols', () => {
+  assert.deepEqual(MessageType, { sync: 0, awareness: 1, auth: 2, queryAwareness: 3, saved: 100 })
+  assert.deepEqual(SyncType, { step1: 0, step2: 1, update: 2 })
+})
+
+test('4. decode round trips every client message', () => {
+  const payload = bytes(3, 1, 4, 1, 5, 9, 2, 6)
+  const cases: Array<[Uint8Array, ClientMessage]> = [
+    [encodeSyncStep1(payload), { kind: 'sync-step1', stateVector: payload }],
+    [encodeSyncStep2(payload), { kind: 'sync-step2', update: payload }],
+    [encodeUpdate(payload), { kind: 'update', update: payload }],
+    [encodeAwareness(payload), { kind: 'awareness', update: payload }],
+    [bytes(3), { kind: 'query-awareness' }],
+    [encodeUpdate(bytes()), { kind: 'update', update: bytes() }],
+  ]
+  for (const [frame, expected] of cases) assert.deepEqual(decode(frame), expected, `decoding ${Array.from(frame)}`)
+})
+
+test('5. decode accepts a Buffer (what ws hands the server) and real Yjs payloads', () => {
+  const doc = new Y.Doc()
+  doc.getText('codemirror').insert(0, 'héllo')
+  const update = Y.encodeStateAsUpdate(doc)
+  const message = decode(Buffer.from(encodeUpdate(update)))
+  assert.equal(message.kind, 'update')
+  assert.ok(message.kind === 'update')
+  const copy = new Y.Doc()
+  Y.applyUpdate(copy, message.update)
+  assert.equal(copy.getText('codemirror').toString(), 'héllo')
+
+  const sv = Y.encodeStateVector(doc)
+  const step1 = decode(Buffer.from(encodeSyncStep1(sv)))
+  assert.ok(step1.kind === 'sync-step1')
+  assert.deepEqual(Y.decodeStateVector(step1.stateVector), Y.decodeStateVector(sv))
+})
+
+test('6. keepAlive is an awareness update with no states: a no-op for a client', () => {
+  const message = decode(keepAlive)
+  assert.ok(message.kind === 'awareness')
+  const doc = new Y.Doc()
+  const awareness = new awarenessProtocol.Awareness(doc)
+  try {
+    const before = new Map(awareness.getStates())
+    let changes = 0
+    awareness.on('change', () => changes++)
+    awarenessProtocol.applyAwarenessUpdate(awareness, message.update, 'server')
+    assert.equal(changes, 0)
+    assert.deepEqual(awareness.getStates(), before)
+  } finally {
+    awareness.destroy()
+    doc.destroy()
+  }
+})
+
+test('7. decode rejects malformed frames with MALFORMED_MESSAGE', () => {
+  const cases: Array<[string, Uint8Array, RegExp]> = [
+    ['empty frame', bytes(), /cannot decode/],
+    ['unknown message type', bytes(5), /unknown message type 5/],
+    ['auth (server to client only)', bytes(2, 0), /unknown message type 2/],
+    ['saved (server to client only)', bytes(100, 0), /unknown message type 100/],
+    ['unknown sync subtype', bytes(0, 3, 0), /unknown sync message type 3/],
+    ['sync without subtype', bytes(0), /cannot decode/],
+    ['truncated varByteArray', bytes(0, 0, 5, 1, 2), /cannot decode/],
+    ['truncated awareness', bytes(1, 3, 0), /cannot decode/],
+    ['over-long varint', new Uint8Array(11).fill(0xff), /cannot decode/],
+    ['trailing bytes', bytes(0, 0, 1, 7, 9), /1 trailing bytes/],
+    ['trailing bytes after query-awareness', bytes(3, 0, 0), /2 trailing bytes/],
+  ]
+  for (const [what, frame, message] of cases) {
+    assert.throws(
+      () => decode(frame),
+      (err: unknown) => {
+        assert.ok(err instanceof TandemError, `${what}: expected a TandemError, got ${String(err)}`)
+        assert.equal(err.code, 'MALFORMED_MESSAGE', what)
+        assert.equal(err.closeCode, 4400, what)
+        assert.match(err.message, message, what)
+        return true
+      },
+      what,
+    )
+  }
+})
+
+test('8. docs/protocol.md golden bytes table matches the encoders', () => {
+  const docPath = path.join(REPO_ROOT, 'docs/protocol.md')
+  assert.ok(fs.existsSync(docPath), `${docPath} does not exist`)
+  const rows = new Map(
+    fs
+      .readFileSync(docPath, 'utf8')
+      .split('\n')
+      .filter((line) => /^\|\s*`/.test(line))
+      .map((row) => row.split('|').map((cell) => cell.trim().replace(/^`(.*)`$/, '$1')))
+      .map((cells) => [cells[1] ?? '', cells[2] ?? ''] as const),
+  )
+  const hexOf = (frame: Uint8Array) => Array.from(frame, (b) => b.toString(16).padStart(2, '0')).join(' ')
+  const expected: Record<string, Uint8Array> = {
+    'syncStep1([1,2])': encodeSyncStep1(bytes(1, 2)),
+    'syncStep2([1,2])': encodeSyncStep2(bytes(1, 2)),
+    'update([1,2])': encodeUpdate(bytes(1, 2)),
+    'awareness([1,2])': encodeAwareness(bytes(1, 2)),
+    queryAwareness: bytes(MessageType.queryAwareness),
+    'saved([1,2])': encodeSaved(bytes(1, 2)),
+    keepAlive,
+  }
+  for (const [name, frame] of Object.entries(expected)) {
+    assert.ok(rows.has(name), `docs/protocol.md has no golden row for ${name}`)
+    assert.equal(rows.get(name), hexOf(frame), `docs/protocol.md golden bytes for ${name}`)
+  }
+})

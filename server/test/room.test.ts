@@ -1,0 +1,340 @@
+/**
+ * Room, with in-memory peers and a store the test controls: the durability rule (nothing leaves
+ * before the store has it), presence, retries, compaction and rejection of bad updates.
+ */
+import assert from 'node:assert/strict'
+import * as Y from 'yjs'
+import * as awarenessProtocol from 'y-protocols/awareness'
+import { TandemError } from '../src/errors.js'
+import { silentLogger } from '../src/log.js'
+import { Room, type RoomOptions } from '../src/room.js'
+import { Cleanup } from './helpers/cleanup.js'
+import { Editor, RecordingPeer, textOf } from './helpers/peers.js'
+import { seededRng } from './helpers/random.js'
+import { InstrumentedStore } from './helpers/stores.js'
+import { deferred, turns, waitFor } from './helpers/wait.js'
+import { test, type TestContext } from './helpers/test.js'
+
+const NAME = 'room'
+
+async function setup(t: TestContext, options: Partial<RoomOptions> = {}) {
+  const cleanup = new Cleanup(t)
+  const store = new InstrumentedStore()
+  cleanup.add(() => store.close())
+  const room = await Room.load(NAME, store, { compactAfterUpdates: 1000, retryDelayMs: 5, ...options }, silentLogger)
+  cleanup.add(() => room.destroy())
+  const editors: Editor[] = []
+  const editor = (clientID?: number) => {
+    const e = new Editor(clientID)
+    editors.push(e)
+    cleanup.add(() => e.destroy())
+    return e
+  }
+  const peer = (wantsSaved = false) => {
+    const p = new RecordingPeer({ wantsSaved })
+    room.join(p)
+    return p
+  }
+  return { cleanup, store, room, editor, peer }
+}
+
+const emptyStateVector = () => Y.encodeStateVector(new Y.Doc())
+
+test('1. join sends sync step 1 with the room state; saved only to peers that asked', async (t) => {
+  const { room, peer, editor } = await setup(t)
+  const author = peer()
+  room.handle(author, { kind: 'update', update: editor(7).insert(0, 'abc') })
+  await room.flush()
+
+  const plain = peer()
+  const saver = peer(true)
+  assert.deepEqual(
+    plain.frames.map((f) => f.kind),
+    ['sync-step1'],
+  )
+  assert.deepEqual(
+    saver.frames.map((f) => f.kind),
+    ['sync-step1', 'saved'],
+  )
+  const step1 = plain.of('sync-step1')[0]!
+  assert.deepEqual(Y.decodeStateVector(step1.stateVector), new Map([[7, 3]]))
+  assert.deepEqual(Y.decodeStateVector(saver.of('saved')[0]!.stateVector), new Map([[7, 3]]))
+  assert.equal(room.size, 3)
+})
+
+test('2. an update is not relayed before store.append resolves, then it is (not echoed)', async (t) => {
+  const { room, peer, editor, store } = await setup(t)
+  const a = peer()
+  const b = peer()
+  a.clear()
+  b.clear()
+  const gate = deferred()
+  store.before.append = () => gate.promise
+
+  const update = editor().insert(0, 'hello')
+  room.handle(a, { kind: 'update', update })
+  assert.equal(room.text(), 'hello', 'applied to the room doc at once')
+  await waitFor(() => store.count('append') === 1, { message: 'the room never appended' })
+  await turns(5)
+  assert.deepEqual(b.frames, [], 'b received something while the append was in flight')
+
+  gate.resolve()
+  await waitFor(() => b.of('update').length === 1, { message: 'b never received the update' })
+  assert.equal(textOf(b.of('update').map((f) => f.update)), 'hello')
+  assert.deepEqual(a.frames, [], 'the author got its own update back')
+  const stored = await store.inner.load(NAME)
+  assert.equal(stored && textOf(stored.updates), 'hello')
+})
+
+test('3. group commit: updates handled in one turn are one append, each relayed to all but its author', async (t) => {
+  const { room, peer, editor, store } = await setup(t)
+  const [a, b, c] = [peer(), peer(), peer()]
+  for (const p of [a, b, c]) p.clear()
+  const ea = editor(1)
+  const eb = editor(2)
+  room.handle(a, { kind: 'update', update: ea.insert(0, 'x') })
+  room.handle(b, { kind: 'update', update: eb.insert(0, 'y') })
+  room.handle(a, { kind: 'update', update: ea.insert(1, 'z') })
+  await room.flush()
+  assert.equal(store.count('append'), 1)
+  assert.equal(store.calls.find((c) => c.method === 'append')?.data.length, 3, 'one append of three updates')
+  assert.equal(a.of('update').length, 1, 'a gets only b’s update')
+  assert.equal(b.of('update').length, 2, 'b gets a’s two updates')
+  assert.equal(c.of('update').length, 3)
+  const ctext = textOf(c.of('update').map((f) => f.update))
+  assert.equal(ctext, room.text())
+})
+
+test('4. a sync step 1 reply waits for the commit in flight and includes it', async (t) => {
+  const { room, peer, editor, store } = await setup(t)
+  const a = peer()
+  const gate = deferred()
+  store.before.append = () => gate.promise
+
+  room.handle(a, { kind: 'update', update: editor().insert(0, 'durable') })
+  // Asked while the update is pending (not yet handed to the store)...
+  const early = peer()
+  room.handle(early, { kind: 'sync-step1', stateVector: emptyStateVector() })
+  await waitFor(() => store.count('append') === 1, { message: 'no append' })
+  // ...and while the append is in flight.
+  const late = peer()
+  room.handle(late, { kind: 'sync-step1', stateVector: emptyStateVector() })
+  // A peer that leaves before its reply is ready gets nothing.
+  const gone = peer()
+  room.handle(gone, { kind: 'sync-step1', stateVector: emptyStateVector() })
+  room.leave(gone)
+  await turns(5)
+  assert.deepEqual(early.of('sync-step2'), [])
+  assert.deepEqual(late.of('sync-step2'), [])
+
+  gate.resolve()
+  await waitFor(() => early.of('sync-step2').length === 1 && late.of('sync-step2').length === 1, {
+    message: 'sync step 2 replies never came',
+  })
+  assert.equal(textOf(early.of('sync-step2').map((f) => f.update)), 'durable')
+  assert.equal(textOf(late.of('sync-step2').map((f) => f.update)), 'durable')
+  assert.deepEqual(gone.of('sync-step2'), [])
+
+  // With nothing pending the reply is immediate.
+  const now = peer()
+  room.handle(now, { kind: 'sync-step1', stateVector: emptyStateVector() })
+  assert.equal(now.of('sync-step2').length, 1)
+})
+
+test('5. awareness is relayed at once, and removed (broadcast) when its peer leaves', async (t) => {
+  const { room, peer, cleanup } = await setup(t)
+  const a = peer()
+  const b = peer()
+  b.clear()
+  const clientDoc = new Y.Doc()
+  clientDoc.clientID = 1001
+  const clientAwareness = new awarenessProtocol.Awareness(clientDoc)
+  const mirror = new awarenessProtocol.Awareness(new Y.Doc())
+  cleanup.add(() => {
+    clientAwareness.destroy()
+    mirror.destroy()
+  })
+  clientAwareness.setLocalState({ user: { name: 'Ada' } })
+
+  room.handle(a, { kind: 'awareness', update: awarenessProtocol.encodeAwarenessUpdate(clientAwareness, [1001]) })
+  assert.equal(b.of('awareness').length, 1, 'relayed synchronously, not after a commit')
+  assert.equal(a.of('awareness').length, 0, 'not echoed')
+  for (const f of b.of('awareness')) awarenessProtocol.applyAwarenessUpdate(mirror, f.update, 'server')
+  assert.deepEqual(mirror.getStates().get(1001), { user: { name: 'Ada' } })
+
+  const c = peer()
+  assert.deepEqual(
+    c.frames.map((f) => f.kind),
+    ['sync-step1', 'awareness'],
+    'a joiner gets everyone present',
+  )
+
+  b.clear()
+  room.leave(a)
+  assert.equal(b.of('awareness').length, 1, 'removal broadcast at once')
+  for (const f of b.of('awareness')) awarenessProtocol.applyAwarenessUpdate(mirror, f.update, 'server')
+  assert.equal(mirror.getStates().has(1001), false)
+  assert.equal(room.awareness.getStates().has(1001), false)
+  assert.equal(room.size, 2)
+})
+
+test('6. a failed append keeps the update unrelayed and is retried', async (t) => {
+  const { room, peer, editor, store } = await setup(t)
+  const a = peer()
+  const b = peer()
+  b.clear()
+  const gate = deferred()
+  let attempts = 0
+  store.before.append = () => {
+    attempts++
+    if (attempts === 1) throw new Error('disk full')
+    return gate.promise
+  }
+
+  room.handle(a, { kind: 'update', update: editor().insert(0, 'retry me') })
+  const reader = peer()
+  room.handle(reader, { kind: 'sync-step1', stateVector: emptyStateVector() })
+  await waitFor(() => store.count('append') === 2, { message: 'the failed append was not retried' })
+  assert.deepEqual(b.of('update'), [], 'relayed after a failed append')
+  assert.deepEqual(reader.of('sync-step2'), [], 'answered from state that is not stored')
+
+  gate.resolve()
+  await waitFor(() => b.of('update').length === 1 && reader.of('sync-step2').length === 1, {
+    message: 'nothing delivered after the retry succeeded',
+  })
+  await room.flush()
+  assert.equal(b.of('update').length, 1, 'relayed exactly once')
+  const stored = await store.inner.load(NAME)
+  assert.equal(stored?.updates.length, 1, 'stored exactly once')
+  assert.equal(textOf(stored!.updates), 'retry me')
+  assert.equal(textOf(reader.of('sync-step2').map((f) => f.update)), 'retry me')
+})
+
+test('7. compaction runs once the stored tail reaches compactAfterUpdates', async (t) => {
+  const { room, peer, editor, store } = await setup(t, { compactAfterUpdates: 5 })
+  const a = peer()
+  const e = editor()
+  for (let i = 0; i < 4; i++) {
+    room.handle(a, { kind: 'update', update: e.insert(e.text.length, String(i)) })
+    await room.flush()
+  }
+  assert.equal(store.count('compact'), 0)
+  room.handle(a, { kind: 'update', update: e.insert(e.text.length, '4') })
+  await room.flush()
+  assert.equal(store.count('compact'), 1)
+  const call = store.calls.find((c) => c.method === 'compact')!
+  assert.equal(call.upTo, 5)
+  let stored = await store.inner.load(NAME)
+  assert.equal(stored?.tail, 0)
+  assert.equal(stored?.updates.length, 1)
+  assert.equal(textOf(stored!.updates), '01234')
+
+  for (let i = 5; i < 10; i++) {
+    room.handle(a, { kind: 'update', update: e.insert(e.text.length, String(i)) })
+    await room.flush()
+  }
+  assert.equal(store.count('compact'), 2)
+  stored = await store.inner.load(NAME)
+  assert.equal(stored?.tail, 0)
+  assert.equal(textOf(stored!.updates), '0123456789')
+
+  // A room loaded from the compacted store carries on.
+  const again = await Room.load(NAME, store, { compactAfterUpdates: 5, retryDelayMs: 5 }, silentLogger)
+  assert.equal(again.text(), '0123456789')
+  again.destroy()
+})
+
+test('8. an update Yjs cannot apply throws INVALID_UPDATE; the doc and the store are unchanged', async (t) => {
+  const { room, peer, editor, store } = await setup(t)
+  const a = peer()
+  const b = peer()
+  room.handle(a, { kind: 'update', update: editor(5).insert(0, 'honest') })
+  await room.flush()
+  b.clear()
+  const appendsBefore = store.count('append')
+  const stateBefore = Y.encodeStateAsUpdate(room.doc)
+
+  // A real update cut short inside its delete set: Yjs integrates the insertions before it
+  // reads the delete set, so this is the case where a half-applied update could slip through.
+  const evil = new Editor(6)
+  evil.insert(0, 'INJECTED')
+  evil.delete(1, 2)
+  const full = Y.encodeStateAsUpdate(evil.doc)
+  evil.destroy()
+  const cases: Array<[string, Uint8Array]> = [
+    ['over-long varint', new Uint8Array(11).fill(0xff)],
+    ['truncated struct section', full.subarray(0, 5)],
+    ['truncated delete set', full.subarray(0, full.length - 1)],
+  ]
+  for (const [what, update] of cases) {
+    for (const kind of ['update', 'sync-step2'] as const) {
+      assert.throws(
+        () => room.handle(a, { kind, update }),
+        (err: unknown) => err instanceof TandemError && err.code === 'INVALID_UPDATE' && err.closeCode === 4422,
+        `${what} as ${kind}`,
+      )
+      assert.equal(room.text(), 'honest', `${what} as ${kind} changed the text`)
+      assert.deepEqual(Y.encodeStateAsUpdate(room.doc), stateBefore, `${what} as ${kind} changed the doc`)
+    }
+  }
+  await room.flush()
+  await turns(3)
+  assert.equal(store.count('append'), appendsBefore, 'something was appended')
+  assert.deepEqual(b.frames, [], 'something was relayed')
+  assert.equal(textOf((await store.inner.load(NAME))!.updates), 'honest')
+})
+
+test('9. saved: after each commit, peers that asked get a state vector covering it', async (t) => {
+  const { room, peer, editor } = await setup(t)
+  const author = peer(true)
+  const watcher = peer(true)
+  const plain = peer()
+  const e = editor(42)
+  room.handle(author, { kind: 'update', update: e.insert(0, 'abc') })
+  await room.flush()
+  for (const p of [author, watcher]) {
+    const last = p.of('saved').at(-1)!
+    assert.equal(Y.decodeStateVector(last.stateVector).get(42), 3)
+  }
+  assert.deepEqual(plain.of('saved'), [])
+})
+
+test('10. seeded random interleaving: editors, delivery and commits in any order converge', async (t) => {
+  const rng = seededRng(t)
+  const { room, editor, store } = await setup(t, { compactAfterUpdates: 25 })
+  const clients = Array.from({ length: 4 }, (_, i) => {
+    const p = new RecordingPeer({ wantsSaved: rng.float() < 0.5 })
+    return { peer: p, editor: editor(100 + i), delivered: 0 }
+  })
+  for (const c of clients) room.join(c.peer)
+  // A client applies what the room sent it, in order, when the test decides to deliver it.
+  const deliver = (c: (typeof clients)[number]) => {
+    for (; c.delivered < c.peer.frames.length; c.delivered++) {
+      const f = c.peer.frames[c.delivered]!
+      if (f.kind === 'update' || f.kind === 'sync-step2') c.editor.receive(f.update)
+    }
+  }
+  for (let step = 0; step < 400; step++) {
+    const c = rng.pick(clients)
+    const r = rng.float()
+    if (r < 0.55) {
+      const text = c.editor.text
+      const update =
+        text.length > 0 && rng.float() < 0.3
+          ? c.editor.delete(rng.int(text.length), 1)
+          : c.editor.insert(rng.int(text.length + 1), rng.word(3))
+      room.handle(c.peer, { kind: 'update', update })
+    } else if (r < 0.8) {
+      deliver(c)
+    } else if (r < 0.9) {
+      room.handle(c.peer, { kind: 'sync-step1', stateVector: Y.encodeStateVector(c.editor.doc) })
+    } else {
+      await turns(1 + rng.int(3))
+    }
+  }
+  await room.flush()
+  for (const c of clients) deliver(c)
+  for (const c of clients) assert.equal(c.editor.text.toString(), room.text(), `client ${c.editor.doc.clientID}`)
+  assert.equal(textOf((await store.inner.load(NAME))!.updates), room.text())
+  assert.ok(store.count('compact') > 0, 'compaction ran during the run')
+})

@@ -1,0 +1,163 @@
+/**
+ * The room registry: one load however many joins race, a join during an unload waits and loads
+ * afresh, a failed load writes nothing and can be retried.
+ */
+import assert from 'node:assert/strict'
+import { TandemError } from '../src/errors.js'
+import { silentLogger } from '../src/log.js'
+import { Rooms, type RoomsOptions } from '../src/rooms.js'
+import { Cleanup } from './helpers/cleanup.js'
+import { Editor, RecordingPeer, textOf } from './helpers/peers.js'
+import { InstrumentedStore } from './helpers/stores.js'
+import { deferred, turns, waitFor } from './helpers/wait.js'
+import { test, type TestContext } from './helpers/test.js'
+
+function setup(t: TestContext, options: Partial<RoomsOptions> = {}) {
+  const cleanup = new Cleanup(t)
+  const store = new InstrumentedStore()
+  const rooms = new Rooms(store, { idleMs: 60_000, compactAfterUpdates: 1000, retryDelayMs: 5, ...options }, silentLogger)
+  // closeAll also clears idle timers, so nothing outlives the test.
+  cleanup.add(() => store.close())
+  cleanup.add(() => rooms.closeAll())
+  const editor = new Editor()
+  cleanup.add(() => editor.destroy())
+  return { cleanup, store, rooms, editor }
+}
+
+test('1. concurrent acquires of one name share a single load', async (t) => {
+  const { store, rooms } = setup(t)
+  const gate = deferred()
+  store.before.load = () => gate.promise
+  const acquiring = Array.from({ length: 5 }, () => rooms.acquire('doc'))
+  await waitFor(() => store.count('load') === 1, { message: 'load never started' })
+  await turns(3)
+  gate.resolve()
+  const got = await Promise.all(acquiring)
+  assert.equal(store.count('load'), 1)
+  assert.ok(got.every((room) => room === got[0]), 'every acquire got the same room')
+  assert.equal(rooms.loadedCount, 1)
+  // Once loaded, later acquires reuse it too.
+  assert.equal(await rooms.acquire('doc'), got[0])
+  assert.equal(store.count('load'), 1)
+  // Other names load separately.
+  assert.notEqual(await rooms.acquire('other'), got[0])
+  assert.equal(store.count('load'), 2)
+})
+
+test('2. a join during an unload waits for it, then loads afresh and sees the flushed data', async (t) => {
+  const { store, rooms, editor } = setup(t, { idleMs: 0 })
+  const room = await rooms.acquire('doc')
+  const peer = new RecordingPeer()
+  room.join(peer)
+
+  // The first update's commit is held in the store...
+  const gate = deferred()
+  store.before.append = () => gate.promise
+  room.handle(peer, { kind: 'update', update: editor.insert(0, 'one ') })
+  await waitFor(() => store.count('append') === 1, { message: 'no append' })
+  // ...a second one is only pending in memory when the last peer leaves.
+  room.handle(peer, { kind: 'update', update: editor.insert(4, 'two') })
+  const unloadFlushed = deferred()
+  const flush = room.flush.bind(room)
+  room.flush = () => {
+    unloadFlushed.resolve()
+    return flush()
+  }
+  room.leave(peer)
+  rooms.release(room)
+  await unloadFlushed.promise // the idle timer fired: the unload is flushing
+
+  let settled = false
+  const joining = rooms.acquire('doc').finally(() => (settled = true))
+  await turns(5)
+  assert.equal(settled, false, 'the join did not wait for the unload')
+  assert.equal(store.count('load'), 1, 'loaded again before the unload finished')
+
+  gate.resolve()
+  const fresh = await joining
+  assert.notEqual(fresh, room, 'got the room being unloaded')
+  assert.equal(room.destroyed, true)
+  assert.equal(store.count('load'), 2)
+  assert.equal(fresh.text(), 'one two', 'the fresh room lacks what the unload flushed')
+  assert.equal(textOf((await store.inner.load('doc'))!.updates), 'one two')
+})
+
+test('3. an idle room is flushed and unloaded; a failed final flush keeps it loaded', async (t) => {
+  const { store, rooms, editor } = setup(t, { idleMs: 0 })
+  const room = await rooms.acquire('doc')
+  const peer = new RecordingPeer()
+  room.join(peer)
+  let failures = 0
+  store.before.append = () => {
+    if (failures++ < 2) throw new Error('disk unplugged')
+  }
+  room.handle(peer, { kind: 'update', update: editor.insert(0, 'unsaved') })
+  room.leave(peer)
+  rooms.release(room)
+  // The append fails (commit and first unload flush) then succeeds on a later attempt, after
+  // which the room unloads: the unsaved text was never dropped.
+  await waitFor(() => room.destroyed, { message: 'the room was never unloaded' })
+  assert.ok(store.count('append') >= 3, `appends: ${store.count('append')}`)
+  assert.equal(rooms.loadedCount, 0)
+  assert.equal(textOf((await store.inner.load('doc'))!.updates), 'unsaved')
+})
+
+test('4. a failing load rejects with LOAD_FAILED, writes nothing, and a later acquire retries', async (t) => {
+  const { store, rooms } = setup(t)
+  const gate = deferred()
+  store.before.load = async () => {
+    await gate.promise
+    if (store.count('load') === 1) throw new Error('disk on fire')
+  }
+  const first = rooms.acquire('doc')
+  const second = rooms.acquire('doc')
+  gate.resolve()
+  for (const attempt of [first, second]) {
+    await assert.rejects(attempt, (err: unknown) => {
+      assert.ok(err instanceof TandemError)
+      assert.equal(err.code, 'LOAD_FAILED')
+      assert.equal(err.closeCode, 1011)
+      assert.match(String((err.cause as Error)?.message), /disk on fire/)
+      return true
+    })
+  }
+  assert.equal(rooms.loadedCount, 0)
+  assert.equal(store.count('append'), 0)
+  assert.equal(store.count('compact'), 0)
+
+  const room = await rooms.acquire('doc')
+  assert.equal(store.count('load'), 2, 'the next acquire loaded again')
+  assert.equal(room.destroyed, false)
+  assert.equal(rooms.loadedCount, 1)
+})
+
+test('5. a stored document Yjs rejects is a LOAD_FAILED too, and is never overwritten', async (t) => {
+  const { store, rooms } = setup(t)
+  const garbage = new Uint8Array(11).fill(0xff)
+  await store.inner.append('corrupt', [garbage])
+  await assert.rejects(rooms.acquire('corrupt'), (err: unknown) => err instanceof TandemError && err.code === 'LOAD_FAILED')
+  await assert.rejects(rooms.text('corrupt'))
+  assert.equal(store.count('append'), 0)
+  const stored = await store.inner.load('corrupt')
+  assert.deepEqual(stored && stored.updates.map((u) => Array.from(u)), [Array.from(garbage)])
+})
+
+test('6. text(): null when never written, the live text when loaded, without registering a room', async (t) => {
+  const { store, rooms, editor } = setup(t)
+  assert.equal(await rooms.text('nothing'), null)
+  assert.equal(rooms.loadedCount, 0)
+
+  const room = await rooms.acquire('doc')
+  assert.equal(await rooms.text('doc'), null, 'a loaded but never written document')
+  const peer = new RecordingPeer()
+  room.join(peer)
+  room.handle(peer, { kind: 'update', update: editor.insert(0, 'live') })
+  assert.equal(await rooms.text('doc'), 'live', 'pending edits count: they are about to be stored')
+  await room.flush()
+
+  const other = new Editor()
+  await store.inner.append('cold', [other.insert(0, 'cold')])
+  other.destroy()
+  assert.equal(await rooms.text('cold'), 'cold')
+  assert.equal(rooms.loadedCount, 1, 'text() of a cold document registered a room')
+})

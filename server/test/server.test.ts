@@ -1,0 +1,239 @@
+/**
+ * The server end to end, in process, on real sockets: stock y-websocket clients, raw sockets for
+ * byte-level checks, the HTTP API, upgrade refusals, presence, `saved`, heartbeat.
+ */
+import assert from 'node:assert/strict'
+import * as Y from 'yjs'
+import * as awarenessProtocol from 'y-protocols/awareness'
+import { encodeAwareness, encodeSyncStep1, encodeUpdate, keepAlive } from '../src/protocol.js'
+import { Cleanup } from './helpers/cleanup.js'
+import { converged, RawClient, stockClient, upgradeStatus, type StockClient } from './helpers/clients.js'
+import { Editor } from './helpers/peers.js'
+import { seededRng } from './helpers/random.js'
+import { startServer } from './helpers/server.js'
+import { turns, waitFor } from './helpers/wait.js'
+import { test } from './helpers/test.js'
+
+async function getText(httpUrl: string, name: string): Promise<{ status: number; body: string }> {
+  const res = await fetch(`${httpUrl}/api/docs/${encodeURIComponent(name)}/text`)
+  return { status: res.status, body: await res.text() }
+}
+
+test('1. stock clients: a round trip both ways', async (t) => {
+  const cleanup = new Cleanup(t)
+  const server = await startServer(cleanup)
+  const a = await stockClient(cleanup, server.wsUrl, 'round-trip')
+  const b = await stockClient(cleanup, server.wsUrl, 'round-trip')
+  a.text.insert(0, 'hello')
+  await waitFor(() => b.text.toString() === 'hello', { message: () => `b has ${JSON.stringify(b.text.toString())}` })
+  b.text.insert(5, ' world')
+  await waitFor(() => a.text.toString() === 'hello world', { message: () => `a has ${JSON.stringify(a.text.toString())}` })
+  assert.deepEqual(await getText(server.httpUrl, 'round-trip'), { status: 200, body: 'hello world' })
+  assert.deepEqual(a.closeCodes, [])
+  assert.deepEqual(b.closeCodes, [])
+})
+
+test('2. seeded concurrent edits from 4 stock clients converge; a late joiner and the API agree', async (t) => {
+  const cleanup = new Cleanup(t)
+  const rng = seededRng(t)
+  const server = await startServer(cleanup)
+  const name = 'converge'
+  const clients: StockClient[] = []
+  for (let i = 0; i < 4; i++) clients.push(await stockClient(cleanup, server.wsUrl, name))
+  for (let op = 0; op < 300; op++) {
+    const { text } = rng.pick(clients)
+    if (text.length > 0 && rng.float() < 0.35) {
+      const at = rng.int(text.length)
+      text.delete(at, Math.min(1 + rng.int(4), text.length - at))
+    } else {
+      text.insert(rng.int(text.length + 1), rng.word())
+    }
+    // Let frames cross in flight: edits are made on stale local state, as real typists do.
+    if (rng.float() < 0.2) await turns(1 + rng.int(3))
+  }
+  const texts = await converged(clients)
+  assert.ok(texts.every((x) => x === texts[0]), `texts differ:\n${texts.join('\n---\n')}`)
+  assert.ok(texts[0]!.length > 0)
+
+  const late = await stockClient(cleanup, server.wsUrl, name)
+  assert.equal(late.text.toString(), texts[0], 'the late joiner synced a different text')
+  assert.deepEqual(await getText(server.httpUrl, name), { status: 200, body: texts[0] })
+})
+
+test('3. the text API: 404 for a document never written, even one that was opened', async (t) => {
+  const cleanup = new Cleanup(t)
+  const server = await startServer(cleanup)
+  assert.equal((await getText(server.httpUrl, 'never-seen')).status, 404)
+  const viewer = await stockClient(cleanup, server.wsUrl, 'only-opened')
+  assert.equal(viewer.provider.synced, true)
+  assert.equal((await getText(server.httpUrl, 'only-opened')).status, 404)
+  const bad = await fetch(`${server.httpUrl}/api/docs/%E0%A4%A/text`)
+  assert.equal(bad.status, 400)
+  await bad.text()
+  const post = await fetch(`${server.httpUrl}/api/docs/x/text`, { method: 'POST' })
+  assert.equal(post.status, 405)
+  await post.text()
+})
+
+test('4. rooms are isolated: edits in one never reach another', async (t) => {
+  const cleanup = new Cleanup(t)
+  const server = await startServer(cleanup)
+  const a1 = await stockClient(cleanup, server.wsUrl, 'room-a')
+  const a2 = await stockClient(cleanup, server.wsUrl, 'room-a')
+  const b1 = await stockClient(cleanup, server.wsUrl, 'room-b')
+  const b2 = await stockClient(cleanup, server.wsUrl, 'room-b')
+  a1.text.insert(0, 'AAA')
+  await waitFor(() => a2.text.toString() === 'AAA', { message: 'a2 never saw a1' })
+  // A round trip in B after A's edit was relayed: had it leaked, it would have arrived by now.
+  b1.text.insert(0, 'bbb')
+  await waitFor(() => b2.text.toString() === 'bbb', { message: 'b2 never saw b1' })
+  await converged([b1, b2])
+  assert.equal(b1.text.toString(), 'bbb')
+  assert.equal(b2.text.toString(), 'bbb')
+  assert.equal(a1.text.toString(), 'AAA')
+  assert.equal(Y.getState(b1.doc.store, a1.doc.clientID), 0, 'room-b holds a struct from room-a')
+  assert.deepEqual(await getText(server.httpUrl, 'room-a'), { status: 200, body: 'AAA' })
+  assert.deepEqual(await getText(server.httpUrl, 'room-b'), { status: 200, body: 'bbb' })
+  // Names differing only in case or encoding are different rooms too.
+  const upper = await stockClient(cleanup, server.wsUrl, 'ROOM-A')
+  assert.equal(upper.text.toString(), '')
+})
+
+test('5. upgrades: 400 for bad names, 404 for other paths, 101 for good ones', async (t) => {
+  const cleanup = new Cleanup(t)
+  const server = await startServer(cleanup)
+  const base = `ws://127.0.0.1:${server.port}`
+  const cases: Array<[string, number]> = [
+    ['/ws/', 400],
+    [`/ws/${'a'.repeat(257)}`, 400],
+    ['/ws/%E0%A4%A', 400],
+    ['/other', 404],
+    ['/ws', 404],
+    ['/', 404],
+    ['/api/docs/x/text', 404],
+    [`/ws/${'a'.repeat(256)}`, 101],
+    [`/ws/${encodeURIComponent('😀'.repeat(256))}`, 101],
+    [`/ws/${encodeURIComponent('a doc/with ünïcode')}?saved=1`, 101],
+  ]
+  for (const [path, status] of cases) assert.equal(await upgradeStatus(base + path), status, `upgrade of ${path.slice(0, 40)}`)
+  // The server is unharmed by the refusals.
+  const client = await stockClient(cleanup, server.wsUrl, 'after-refusals')
+  client.text.insert(0, 'ok')
+  await waitFor(async () => (await getText(server.httpUrl, 'after-refusals')).body === 'ok', { message: 'text never stored' })
+})
+
+test('6. awareness: B sees A’s state, and its removal promptly when A’s socket is cut', async (t) => {
+  const cleanup = new Cleanup(t)
+  const server = await startServer(cleanup)
+  const b = await stockClient(cleanup, server.wsUrl, 'presence')
+  const a = await RawClient.connect(cleanup, `${server.wsUrl}/presence`)
+  await a.waitFrame('sync-step1')
+
+  const aDoc = new Y.Doc()
+  aDoc.clientID = 4242
+  const aAwareness = new awarenessProtocol.Awareness(aDoc)
+  cleanup.add(() => aAwareness.destroy())
+  aAwareness.setLocalState({ user: { name: 'Ada', color: '#f00' } })
+  a.send(encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(aAwareness, [4242])))
+  await waitFor(() => b.provider.awareness.getStates().get(4242), { message: 'b never saw a’s presence' })
+  assert.deepEqual(b.provider.awareness.getStates().get(4242), { user: { name: 'Ada', color: '#f00' } })
+
+  // And A sees B's own presence, which the stock client announced when it connected.
+  b.provider.awareness.setLocalStateField('user', { name: 'Bob' })
+  await a.waitFrame('awareness', (f) => {
+    const mirror = new awarenessProtocol.Awareness(new Y.Doc())
+    awarenessProtocol.applyAwarenessUpdate(mirror, f.update, 'test')
+    const state = mirror.getStates().get(b.doc.clientID)
+    mirror.destroy()
+    return (state as { user?: { name?: string } } | undefined)?.user?.name === 'Bob'
+  })
+
+  const cut = performance.now()
+  a.ws.terminate() // no close frame, no goodbye awareness message
+  // The server removes it when the socket ends: far sooner than the 30 s awareness timeout
+  // clients would otherwise rely on (the deadline here only allows for a loaded machine).
+  await waitFor(() => !b.provider.awareness.getStates().has(4242), {
+    timeoutMs: 10_000,
+    message: 'a’s presence outlived its socket',
+  })
+  t.diagnostic(`presence removed ${Math.round(performance.now() - cut)} ms after the socket was cut`)
+})
+
+test('7. saved: an opted-in client learns its update is stored; others never get type 100', async (t) => {
+  const cleanup = new Cleanup(t)
+  const server = await startServer(cleanup)
+  const saver = await RawClient.connect(cleanup, `${server.wsUrl}/saved?saved=1`)
+  const plain = await RawClient.connect(cleanup, `${server.wsUrl}/saved`)
+  await saver.waitFrame('saved') // sent on join, after sync step 1
+  assert.deepEqual(
+    saver.frames.map((f) => f.kind),
+    ['sync-step1', 'saved'],
+  )
+
+  const editor = new Editor(777)
+  cleanup.add(() => editor.destroy())
+  saver.send(encodeUpdate(editor.insert(0, 'stored?')))
+  const clock = Y.getState(editor.doc.store, 777)
+  const saved = await saver.waitFrame('saved', (f) => (Y.decodeStateVector(f.stateVector).get(777) ?? 0) >= clock, {
+    message: () => `no saved frame covers clock ${clock}; got ${saver.frames.map((f) => f.kind).join(', ')}`,
+  })
+  assert.ok(saved)
+  assert.equal((await getText(server.httpUrl, 'saved')).body, 'stored?')
+
+  // The plain client also writes, then asks twice for sync step 2: the second answer comes
+  // after anything the server sent following its first commit, so a `saved` would be here by now.
+  const other = new Editor(778)
+  cleanup.add(() => other.destroy())
+  plain.send(encodeUpdate(other.insert(0, '!')))
+  plain.send(encodeSyncStep1(Y.encodeStateVector(other.doc)))
+  await plain.waitFrame('sync-step2')
+  plain.send(encodeSyncStep1(Y.encodeStateVector(other.doc)))
+  await waitFor(() => plain.frames.filter((f) => f.kind === 'sync-step2').length === 2, { message: 'second step 2' })
+  assert.deepEqual(
+    plain.frames.filter((f) => f.kind === 'saved'),
+    [],
+    'a client that did not opt in received a saved message',
+  )
+  assert.ok(plain.frames.some((f) => f.kind === 'update'), 'the plain client did get the saver’s update')
+})
+
+test('8. heartbeat (200 ms): an idle connection gets keepAlive; one that stops answering pings is dropped', async (t) => {
+  const cleanup = new Cleanup(t)
+  const server = await startServer(cleanup, { env: { HEARTBEAT_MS: '200' } })
+  const idle = await RawClient.connect(cleanup, `${server.wsUrl}/beat`)
+  const mute = await RawClient.connect(cleanup, `${server.wsUrl}/beat`, { autoPong: false })
+
+  await waitFor(() => idle.raw.some((f) => Buffer.from(f).equals(Buffer.from(keepAlive))), {
+    timeoutMs: 5000,
+    message: () => `no keepAlive; got ${idle.frames.map((f) => f.kind).join(', ')}`,
+  })
+  const closed = await mute.waitClosed({ timeoutMs: 5000, message: 'a client that never pongs was not dropped' })
+  assert.equal(closed.code, 1006, 'terminated without a close handshake')
+  assert.ok(mute.pings >= 1)
+  await waitFor(() => server.server.stats().connections === 1, { message: 'the dropped socket is still counted' })
+})
+
+// A slower heartbeat here: with 200 ms, a loaded machine that stalls this process for longer
+// than one interval could make a live client miss its pong; that is not what this checks.
+test('9. heartbeat (1 s): clients that answer pings stay connected across several beats', async (t) => {
+  const cleanup = new Cleanup(t)
+  const server = await startServer(cleanup, { env: { HEARTBEAT_MS: '1000' } })
+  const raw = await RawClient.connect(cleanup, `${server.wsUrl}/beat`)
+  const stock = await stockClient(cleanup, server.wsUrl, 'beat')
+  await waitFor(() => raw.pings >= 3, { message: 'the server stopped pinging' })
+  assert.equal(raw.isClosed, false, 'a client that answers pings was dropped')
+  assert.deepEqual(stock.closeCodes, [], 'the stock client lost its connection')
+  stock.text.insert(0, 'still here')
+  await waitFor(() => raw.frames.some((f) => f.kind === 'update'), { message: 'no update relayed after the heartbeats' })
+  assert.equal(server.server.stats().connections, 2)
+})
+
+test('10. /healthz reports rooms and connections', async (t) => {
+  const cleanup = new Cleanup(t)
+  const server = await startServer(cleanup)
+  await stockClient(cleanup, server.wsUrl, 'h1')
+  await stockClient(cleanup, server.wsUrl, 'h2')
+  const res = await fetch(`${server.httpUrl}/healthz`)
+  assert.equal(res.status, 200)
+  assert.deepEqual(await res.json(), { ok: true, rooms: 2, connections: 2 })
+})
