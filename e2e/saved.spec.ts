@@ -105,3 +105,36 @@ test('an edit typed just before the tab closes is not lost', async ({ editors, s
   await pageA.close()
   expect(await expectConverged(server, docName, [pageB])).toBe('typed, then the tab closed')
 })
+
+test('a deletion is not shown as saved until the server has stored it', async ({ editors, server, docName }) => {
+  // Everything the page sends goes through this route, so the test can hold it back: while the
+  // deletion is held, the server cannot have it, and the page must not say it is saved.
+  const page = await editors.newPage('Alice')
+  let holding = false
+  const held: Array<() => void> = []
+  await page.routeWebSocket(/\/ws\//, (ws) => {
+    const upstream = ws.connectToServer()
+    ws.onMessage((message) => {
+      if (holding) held.push(() => upstream.send(message))
+      else upstream.send(message)
+    })
+    upstream.onMessage((message) => ws.send(message))
+  })
+  await page.goto(editors.urlOf(docName))
+  await caretTo(page, 'end')
+  await page.keyboard.insertText('hello world')
+  await expectSavedText(page, 'hello world')
+
+  holding = true
+  await page.keyboard.press('Backspace')
+  // The deletion and the question after it are both waiting here, so the page has handled the key.
+  await expect.poll(() => held.length).toBeGreaterThanOrEqual(2)
+  expect(await docText(page)).toBe('hello worl')
+  await expect(status(page)).toHaveAttribute('data-status', 'unsaved')
+  expect(await apiText(server, docName)).toBe('hello world')
+
+  holding = false
+  for (const send of held.splice(0)) send()
+  await expect(status(page)).toHaveAttribute('data-status', 'saved')
+  expect(await apiText(server, docName)).toBe('hello worl')
+})

@@ -31,8 +31,7 @@ export function openCollab(name: string): Collab {
   // Whichever of IndexedDB and the server answers first, the other's content merges in later
   // (Yjs updates commute); offline edits loaded after the handshake are sent as ordinary updates.
   const persistence = new IndexeddbPersistence(`tandem:${name}`, doc)
-  // `saved: '1'` opts in to Tandem's `saved` messages (see saved.ts).
-  const provider = new WebsocketProvider(websocketBase(), encodeURIComponent(name), doc, { params: { saved: '1' } })
+  const provider = new WebsocketProvider(websocketBase(), encodeURIComponent(name), doc)
   // Tracks only this person's edits: remote and IndexedDB updates carry other origins.
   const undoManager = new Y.UndoManager(text)
   return { name, doc, text, provider, awareness: provider.awareness, persistence, undoManager }

@@ -15,7 +15,7 @@ export function mountDocument(root: HTMLElement, name: string): void {
 
   const collab = openCollab(name)
   // Registered before the socket's first message can arrive (it opens asynchronously).
-  const saved = trackSaved(collab.provider)
+  const saved = trackSaved(collab.provider, collab.doc)
   const user = loadUser()
   publishUser(collab.awareness, user)
 

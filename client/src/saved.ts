@@ -1,58 +1,64 @@
 /**
- * Tandem's `saved` extension (docs/protocol.md): the server tells opted-in clients, on join and
- * after each commit, the state vector its store holds durably. This browser's edits are saved
- * when that vector covers everything in its own doc, offline edits from before a reload included.
- *
- * Known gap: an edit that only deletes does not advance a Yjs state vector, so until the server
- * commits it such an edit is indistinguishable from a saved one (the protocol carries no delete set).
+ * Tandem's saved-state extension (docs/protocol.md): after each local change, and after each
+ * sync (whose step 2 carries offline edits), ask the server `savedQuery(n)`; it answers `saved(n)`
+ * once everything this connection sent before the query is in its store. Asking, rather than
+ * comparing state vectors, also covers deletions, which advance no state vector.
  */
 import * as decoding from 'lib0/decoding'
+import * as encoding from 'lib0/encoding'
 import type { WebsocketProvider } from 'y-websocket'
-import * as Y from 'yjs'
+import type * as Y from 'yjs'
 
 export const MESSAGE_SAVED = 100
 
-/** Client id → clock, as Y.decodeStateVector returns it. */
-export type StateVector = Map<number, number>
-
 export interface SavedTracker {
-  /** What the server last said is durable, or null when it has not said so on this connection. */
-  durable(): StateVector | null
-  /** Calls `listener` after each `saved` message and when the connection (and with it the knowledge) is lost. */
+  /** Whether the server has confirmed storing everything this browser sent on this connection. */
+  settled(): boolean
+  /** Calls `listener` after each question and answer, and when a connection is lost. */
   onChange(listener: () => void): void
 }
 
-/** Whether `durable` holds every update in `local`. */
-export function covers(durable: StateVector, local: StateVector): boolean {
-  for (const [client, clock] of local) {
-    if ((durable.get(client) ?? 0) < clock) return false
-  }
-  return true
-}
-
-export function localStateVector(doc: Y.Doc): StateVector {
-  return Y.decodeStateVector(Y.encodeStateVector(doc))
-}
-
-export function trackSaved(provider: WebsocketProvider): SavedTracker {
-  let durable: StateVector | null = null
+export function trackSaved(provider: WebsocketProvider, doc: Y.Doc): SavedTracker {
+  let asked = 0
+  let answered = 0
+  // Until a question asked on the current connection is answered, nothing is known to be stored.
+  let stale = true
   const listeners: Array<() => void> = []
   const changed = () => {
     for (const listener of listeners) listener()
   }
-  // Reads only: anything written into `encoder` would be sent back to the server as a reply.
-  provider.messageHandlers[MESSAGE_SAVED] = (_encoder, decoder) => {
-    // Each message supersedes the last; after a server restart the new vector is a superset.
-    durable = Y.decodeStateVector(decoding.readVarUint8Array(decoder))
+
+  const ask = () => {
+    const ws = provider.ws
+    if (!ws || ws.readyState !== WebSocket.OPEN) return
+    const encoder = encoding.createEncoder()
+    encoding.writeVarUint(encoder, MESSAGE_SAVED)
+    encoding.writeVarUint(encoder, ++asked)
+    ws.send(encoding.toUint8Array(encoder))
     changed()
   }
-  // The server repeats the vector on every join, so a stale one is never needed across sockets.
+
+  // Reads only: anything written into `encoder` would be sent back to the server as a reply.
+  provider.messageHandlers[MESSAGE_SAVED] = (_encoder, decoder) => {
+    const n = decoding.readVarUint(decoder)
+    answered = Math.max(answered, n)
+    if (n === asked) stale = false
+    changed()
+  }
+  // The provider registered its own update handler first, so the update is already on the wire
+  // when this asks: the question follows it.
+  doc.on('update', (_update: Uint8Array, origin: unknown) => {
+    if (origin !== provider) ask()
+  })
+  provider.on('sync', (synced: boolean) => {
+    if (synced) ask()
+  })
   provider.on('connection-close', () => {
-    durable = null
+    stale = true
     changed()
   })
   return {
-    durable: () => durable,
+    settled: () => !stale && answered >= asked,
     onChange: (listener) => void listeners.push(listener),
   }
 }

@@ -1,11 +1,11 @@
 /**
  * The connection and saved indicator. `deriveStatus` is the whole policy, as a pure function of
- * what the provider, IndexedDB and the server's `saved` messages have said; the element only
+ * what the provider, IndexedDB and the server's `saved` answers have said; the element only
  * re-renders it. The data-* values are a contract: the e2e tests read them.
  */
 import type { Collab } from './collab.js'
 import { h } from './dom.js'
-import { covers, localStateVector, type SavedTracker, type StateVector } from './saved.js'
+import type { SavedTracker } from './saved.js'
 
 export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'closed'
 export type SaveState = 'loading' | 'saved' | 'unsaved' | 'offline'
@@ -22,8 +22,8 @@ export interface StatusInputs {
   readonly closed: boolean
   /** The doc has been filled from IndexedDB or from the server at least once. */
   readonly loaded: boolean
-  readonly durable: StateVector | null
-  readonly local: StateVector
+  /** The server confirmed storing everything sent on this connection (saved.ts). */
+  readonly settled: boolean
 }
 
 export interface Status {
@@ -41,7 +41,7 @@ export function deriveStatus(i: StatusInputs): Status {
         : 'connecting'
   if (!i.loaded) return { connection, save: 'loading' }
   if (connection !== 'connected') return { connection, save: 'offline' }
-  return { connection, save: i.durable !== null && covers(i.durable, i.local) ? 'saved' : 'unsaved' }
+  return { connection, save: i.settled ? 'saved' : 'unsaved' }
 }
 
 const connectionText: Record<ConnectionState, string> = {
@@ -76,8 +76,7 @@ export function statusIndicator(collab: Collab, saved: SavedTracker): HTMLElemen
       attempted,
       closed: !provider.shouldConnect,
       loaded,
-      durable: saved.durable(),
-      local: localStateVector(doc),
+      settled: saved.settled(),
     })
     el.dataset.connection = status.connection
     el.dataset.status = status.save

@@ -11,14 +11,12 @@ export interface ConnectionOptions {
   readonly id: number
   readonly room: string
   readonly remote: string
-  readonly wantsSaved: boolean
   readonly log: Logger
 }
 
 export class Connection {
   readonly id: number
   readonly room: string
-  readonly wantsSaved: boolean
   private readonly ws: WebSocket
   private readonly log: Logger
   private readonly remote: string
@@ -36,7 +34,6 @@ export class Connection {
     this.id = options.id
     this.room = options.room
     this.remote = options.remote
-    this.wantsSaved = options.wantsSaved
     this.log = options.log
     ws.on('message', (data, isBinary) => this.receive(data as Buffer, isBinary))
     ws.on('pong', () => {

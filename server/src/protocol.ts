@@ -6,7 +6,10 @@ import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
 import { TandemError } from './errors.js'
 
-/** Top-level message types. 0-3 are y-websocket's; `saved` is Tandem's opt-in extension. */
+/**
+ * Top-level message types. 0-3 are y-websocket's; `saved` is Tandem's extension: a client that
+ * asks (savedQuery) is answered, so stock clients never see it.
+ */
 export const MessageType = {
   sync: 0,
   awareness: 1,
@@ -28,6 +31,7 @@ export type ClientMessage =
   | { readonly kind: 'update'; readonly update: Uint8Array }
   | { readonly kind: 'awareness'; readonly update: Uint8Array }
   | { readonly kind: 'query-awareness' }
+  | { readonly kind: 'saved-query'; readonly id: number }
 
 function malformed(message: string, cause?: unknown): TandemError {
   return new TandemError('MALFORMED_MESSAGE', message, { cause })
@@ -57,6 +61,9 @@ export function decode(frame: Uint8Array): ClientMessage {
         break
       case MessageType.queryAwareness:
         message = { kind: 'query-awareness' }
+        break
+      case MessageType.saved:
+        message = { kind: 'saved-query', id: decoding.readVarUint(decoder) }
         break
       default:
         throw malformed(`unknown message type ${type}`)
@@ -97,8 +104,16 @@ function typed(type: number, payload: Uint8Array): Uint8Array {
 /** awareness(update) := varUint(1) • varByteArray(awarenessUpdate) */
 export const encodeAwareness = (update: Uint8Array): Uint8Array => typed(MessageType.awareness, update)
 
-/** saved(sv) := varUint(100) • varByteArray(sv): the state vector the store holds durably. */
-export const encodeSaved = (stateVector: Uint8Array): Uint8Array => typed(MessageType.saved, stateVector)
+/**
+ * saved(n) := varUint(100) • varUint(n): the answer to the client's savedQuery(n), sent once
+ * everything the connection sent before that query is in the store.
+ */
+export function encodeSaved(id: number): Uint8Array {
+  const encoder = encoding.createEncoder()
+  encoding.writeVarUint(encoder, MessageType.saved)
+  encoding.writeVarUint(encoder, id)
+  return encoding.toUint8Array(encoder)
+}
 
 /**
  * keepAlive := varUint(1) • varByteArray(varUint(0)): an awareness update with no states. Stock

@@ -18,8 +18,6 @@ import type { Store } from './store/store.js'
 /** What a room needs of a connection. */
 export interface Peer {
   readonly id: number
-  /** Whether this peer opted in to `saved` messages (stock clients do not). */
-  readonly wantsSaved: boolean
   send(frame: Uint8Array): void
 }
 
@@ -57,7 +55,6 @@ export class Room {
   private chain: Promise<void> = Promise.resolve()
   private seq: number
   private tail: number
-  private durableStateVector: Uint8Array
   private written: boolean
   private isDestroyed = false
 
@@ -91,7 +88,6 @@ export class Room {
     this.seq = seq
     this.tail = tail
     this.written = written
-    this.durableStateVector = Y.encodeStateVector(doc)
     this.awareness = new awarenessProtocol.Awareness(doc)
     // The server is not a participant: no state of its own in anyone's list.
     this.awareness.setLocalState(null)
@@ -123,7 +119,6 @@ export class Room {
       const clients = Array.from(this.awareness.getStates().keys())
       peer.send(protocol.encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(this.awareness, clients)))
     }
-    if (peer.wantsSaved) peer.send(protocol.encodeSaved(this.durableStateVector))
   }
 
   /** Removes the peer and, at once, the awareness states it owned, telling everyone else. */
@@ -171,6 +166,12 @@ export class Room {
         peer.send(protocol.encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(this.awareness, clients)))
         return
       }
+      case 'saved-query':
+        // Messages from one socket are handled in order, so everything this peer sent before the
+        // query has been applied: answering once that is committed tells it all of it is durable,
+        // deletions included (which a state vector would not show).
+        this.sendWhenDurable({ frame: protocol.encodeSaved(message.id), to: peer })
+        return
     }
   }
 
@@ -255,8 +256,6 @@ export class Room {
     const batch = this.pending
     const outbox = this.takeOutbox()
     this.pending = []
-    // Every update applied so far is in `batch`, so this is the state the commit makes durable.
-    const stateVector = Y.encodeStateVector(this.doc)
     this.committing = true
     try {
       this.seq = await this.store.append(this.name, batch)
@@ -272,11 +271,8 @@ export class Room {
     }
     this.written = true
     this.tail += batch.length
-    this.durableStateVector = stateVector
     this.deliver(outbox)
     if (this.pending.length === 0) this.deliver(this.takeOutbox())
-    const saved = protocol.encodeSaved(stateVector)
-    for (const peer of this.peers.keys()) if (peer.wantsSaved) peer.send(saved)
     if (this.tail >= this.options.compactAfterUpdates) await this.compact()
   }
 

@@ -10,7 +10,7 @@ import type { Config } from './config.js'
 import { Connection } from './connection.js'
 import { asTandemError, CloseCode, TandemError } from './errors.js'
 import type { Logger } from './log.js'
-import { decodeName, queryOf, rawPath } from './names.js'
+import { decodeName, rawPath } from './names.js'
 import * as protocol from './protocol.js'
 import { Rooms } from './rooms.js'
 import { sendAsset, sendIndex } from './static.js'
@@ -98,13 +98,12 @@ export function createServer(config: Config, deps: ServerDeps): TandemServer {
     const name = decodeName(path.slice(WS_PREFIX.length))
     if (!name.ok) return refuse(socket, 400, name.reason)
     if (closing) return refuse(socket, 503, 'server is shutting down')
-    const wantsSaved = queryOf(req.url).get('saved') === '1'
     const remote = req.socket.remoteAddress ?? 'unknown'
-    wss.handleUpgrade(req, socket, head, (ws) => void accept(ws, name.name, wantsSaved, remote))
+    wss.handleUpgrade(req, socket, head, (ws) => void accept(ws, name.name, remote))
   })
 
-  async function accept(ws: WebSocket, name: string, wantsSaved: boolean, remote: string): Promise<void> {
-    const conn = new Connection(ws, { id: nextConnectionId++, room: name, remote, wantsSaved, log })
+  async function accept(ws: WebSocket, name: string, remote: string): Promise<void> {
+    const conn = new Connection(ws, { id: nextConnectionId++, room: name, remote, log })
     connections.add(conn)
     conn.onClose(() => connections.delete(conn))
     log.debug('connection opened', { conn: conn.id, room: name, remote })

@@ -30,11 +30,11 @@ test('1. golden bytes: every encoder', () => {
   assert.deepEqual(encodeSyncStep2(bytes(1, 2, 3)), bytes(0, 1, 3, 1, 2, 3))
   assert.deepEqual(encodeUpdate(bytes(9)), bytes(0, 2, 1, 9))
   assert.deepEqual(encodeAwareness(bytes(7, 8)), bytes(1, 2, 7, 8))
-  assert.deepEqual(encodeSaved(bytes(1, 5)), bytes(100, 2, 1, 5))
+  assert.deepEqual(encodeSaved(5), bytes(100, 5))
   assert.deepEqual(keepAlive, bytes(1, 1, 0))
   // Empty payloads still carry their length.
   assert.deepEqual(encodeSyncStep1(bytes()), bytes(0, 0, 0))
-  assert.deepEqual(encodeSaved(bytes()), bytes(100, 0))
+  assert.deepEqual(encodeSaved(300), bytes(100, 0xac, 0x02))
 })
 
 test('2. golden bytes: payload lengths are varUints (200 = 0xc8 0x01)', () => {
@@ -58,6 +58,8 @@ test('4. decode round trips every client message', () => {
     [encodeUpdate(payload), { kind: 'update', update: payload }],
     [encodeAwareness(payload), { kind: 'awareness', update: payload }],
     [bytes(3), { kind: 'query-awareness' }],
+    [bytes(100, 5), { kind: 'saved-query', id: 5 }],
+    [bytes(100, 0xac, 0x02), { kind: 'saved-query', id: 300 }],
     [encodeUpdate(bytes()), { kind: 'update', update: bytes() }],
   ]
   for (const [frame, expected] of cases) assert.deepEqual(decode(frame), expected, `decoding ${Array.from(frame)}`)
@@ -103,7 +105,8 @@ test('7. decode rejects malformed frames with MALFORMED_MESSAGE', () => {
     ['empty frame', bytes(), /cannot decode/],
     ['unknown message type', bytes(5), /unknown message type 5/],
     ['auth (server to client only)', bytes(2, 0), /unknown message type 2/],
-    ['saved (server to client only)', bytes(100, 0), /unknown message type 100/],
+    ['savedQuery without its number', bytes(100), /cannot decode/],
+    ['savedQuery with trailing bytes', bytes(100, 1, 1), /1 trailing bytes/],
     ['unknown sync subtype', bytes(0, 3, 0), /unknown sync message type 3/],
     ['sync without subtype', bytes(0), /cannot decode/],
     ['truncated varByteArray', bytes(0, 0, 5, 1, 2), /cannot decode/],
@@ -145,7 +148,8 @@ test('8. docs/protocol.md golden bytes table matches the encoders', () => {
     'update([1,2])': encodeUpdate(bytes(1, 2)),
     'awareness([1,2])': encodeAwareness(bytes(1, 2)),
     queryAwareness: bytes(MessageType.queryAwareness),
-    'saved([1,2])': encodeSaved(bytes(1, 2)),
+    'saved(5)': encodeSaved(5),
+    'savedQuery(5)': bytes(MessageType.saved, 5),
     keepAlive,
   }
   for (const [name, frame] of Object.entries(expected)) {

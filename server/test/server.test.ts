@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict'
 import * as Y from 'yjs'
 import * as awarenessProtocol from 'y-protocols/awareness'
-import { encodeAwareness, encodeSyncStep1, encodeUpdate, keepAlive } from '../src/protocol.js'
+import { encodeAwareness, encodeSyncStep1, encodeUpdate, keepAlive, MessageType } from '../src/protocol.js'
 import { Cleanup } from './helpers/cleanup.js'
 import { converged, RawClient, stockClient, upgradeStatus, type StockClient } from './helpers/clients.js'
 import { Editor } from './helpers/peers.js'
@@ -113,7 +113,7 @@ test('5. upgrades: 400 for bad names, 404 for other paths, 101 for good ones', a
     ['/api/docs/x/text', 404],
     [`/ws/${'a'.repeat(256)}`, 101],
     [`/ws/${encodeURIComponent('😀'.repeat(256))}`, 101],
-    [`/ws/${encodeURIComponent('a doc/with ünïcode')}?saved=1`, 101],
+    [`/ws/${encodeURIComponent('a doc/with ünïcode')}?token=ignored`, 101],
   ]
   for (const [path, status] of cases) assert.equal(await upgradeStatus(base + path), status, `upgrade of ${path.slice(0, 40)}`)
   // The server is unharmed by the refusals.
@@ -159,26 +159,24 @@ test('6. awareness: B sees A’s state, and its removal promptly when A’s sock
   t.diagnostic(`presence removed ${Math.round(performance.now() - cut)} ms after the socket was cut`)
 })
 
-test('7. saved: an opted-in client learns its update is stored; others never get type 100', async (t) => {
+test('7. saved: a client that asks learns what it sent is stored; others never get type 100', async (t) => {
   const cleanup = new Cleanup(t)
   const server = await startServer(cleanup)
-  const saver = await RawClient.connect(cleanup, `${server.wsUrl}/saved?saved=1`)
+  const saver = await RawClient.connect(cleanup, `${server.wsUrl}/saved`)
   const plain = await RawClient.connect(cleanup, `${server.wsUrl}/saved`)
-  await saver.waitFrame('saved') // sent on join, after sync step 1
-  assert.deepEqual(
-    saver.frames.map((f) => f.kind),
-    ['sync-step1', 'saved'],
-  )
+  await saver.waitFrame('sync-step1')
 
   const editor = new Editor(777)
   cleanup.add(() => editor.destroy())
   saver.send(encodeUpdate(editor.insert(0, 'stored?')))
-  const clock = Y.getState(editor.doc.store, 777)
-  const saved = await saver.waitFrame('saved', (f) => (Y.decodeStateVector(f.stateVector).get(777) ?? 0) >= clock, {
-    message: () => `no saved frame covers clock ${clock}; got ${saver.frames.map((f) => f.kind).join(', ')}`,
-  })
-  assert.ok(saved)
+  saver.send(new Uint8Array([MessageType.saved, 1]))
+  await saver.waitFrame('saved', (f) => f.id === 1, { message: () => `no saved(1); got ${saver.frames.map((f) => f.kind).join(', ')}` })
   assert.equal((await getText(server.httpUrl, 'saved')).body, 'stored?')
+  // A deletion moves no state vector; the answer still means it is stored.
+  saver.send(encodeUpdate(editor.delete(6, 1)))
+  saver.send(new Uint8Array([MessageType.saved, 2]))
+  await saver.waitFrame('saved', (f) => f.id === 2, { message: 'no saved(2)' })
+  assert.equal((await getText(server.httpUrl, 'saved')).body, 'stored')
 
   // The plain client also writes, then asks twice for sync step 2: the second answer comes
   // after anything the server sent following its first commit, so a `saved` would be here by now.

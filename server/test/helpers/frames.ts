@@ -9,7 +9,7 @@ export type ServerFrame =
   | { readonly kind: 'sync-step2'; readonly update: Uint8Array }
   | { readonly kind: 'update'; readonly update: Uint8Array }
   | { readonly kind: 'awareness'; readonly update: Uint8Array }
-  | { readonly kind: 'saved'; readonly stateVector: Uint8Array }
+  | { readonly kind: 'saved'; readonly id: number }
 
 export function decodeServerFrame(frame: Uint8Array): ServerFrame {
   const decoder = decoding.createDecoder(frame)
@@ -25,7 +25,7 @@ export function decodeServerFrame(frame: Uint8Array): ServerFrame {
   } else if (type === 1) {
     out = { kind: 'awareness', update: decoding.readVarUint8Array(decoder) }
   } else if (type === 100) {
-    out = { kind: 'saved', stateVector: decoding.readVarUint8Array(decoder) }
+    out = { kind: 'saved', id: decoding.readVarUint(decoder) }
   } else {
     throw new Error(`server sent unknown message type ${type}`)
   }

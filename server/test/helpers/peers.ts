@@ -11,12 +11,7 @@ let nextPeerId = 1
 
 export class RecordingPeer implements Peer {
   readonly id = nextPeerId++
-  readonly wantsSaved: boolean
   readonly frames: ServerFrame[] = []
-
-  constructor(options: { wantsSaved?: boolean } = {}) {
-    this.wantsSaved = options.wantsSaved ?? false
-  }
 
   send(frame: Uint8Array): void {
     // Copy: the room may send one buffer to many peers; a peer must not rely on it staying put.
