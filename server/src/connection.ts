@@ -6,12 +6,14 @@
 import { WebSocket } from 'ws'
 import { closeReason, TandemError } from './errors.js'
 import type { Logger } from './log.js'
+import type { Metrics } from './metrics.js'
 
 export interface ConnectionOptions {
   readonly id: number
   readonly room: string
   readonly remote: string
   readonly log: Logger
+  readonly metrics?: Metrics
 }
 
 export class Connection {
@@ -19,6 +21,7 @@ export class Connection {
   readonly room: string
   private readonly ws: WebSocket
   private readonly log: Logger
+  private readonly metrics: Metrics | null
   private readonly remote: string
   /** Frames received before attach(): nothing is handled before the room has loaded. */
   private queue: Uint8Array[] = []
@@ -35,6 +38,7 @@ export class Connection {
     this.room = options.room
     this.remote = options.remote
     this.log = options.log
+    this.metrics = options.metrics ?? null
     ws.on('message', (data, isBinary) => this.receive(data as Buffer, isBinary))
     ws.on('pong', () => {
       this.alive = true
@@ -75,6 +79,10 @@ export class Connection {
     if (this.closing || this.ws.readyState !== WebSocket.OPEN) return
     this.ws.send(frame)
     this.lastSentAt = Date.now()
+    if (this.metrics) {
+      this.metrics.messagesOut++
+      this.metrics.bytesOut += frame.length
+    }
   }
 
   close(code: number, reason: string): void {
@@ -86,6 +94,7 @@ export class Connection {
   /** Closes with the error's code, logging it once with its context. */
   fail(err: TandemError): void {
     if (this.closing) return
+    if (this.metrics) this.metrics.closedWithError++
     const level = err.code === 'INTERNAL' ? 'error' : 'warn'
     this.log[level]('closing connection', {
       conn: this.id,
@@ -133,6 +142,10 @@ export class Connection {
 
   private receive(data: Buffer, isBinary: boolean): void {
     if (this.closing) return
+    if (this.metrics) {
+      this.metrics.messagesIn++
+      this.metrics.bytesIn += data.length
+    }
     if (!isBinary) {
       this.fail(new TandemError('TEXT_FRAME', 'text frames are not part of the protocol'))
       return

@@ -2,12 +2,17 @@
  * The process entry: the only module that reads the environment or handles signals.
  * config → store → server → listen; SIGTERM/SIGINT → flush, close with 1012, exit within 10 s.
  */
+import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { ConfigError, loadConfig } from './config.js'
-import { createLogger } from './log.js'
+import { ConfigError, loadConfig, type Config } from './config.js'
+import { RedisFanout } from './fanout/redis.js'
+import type { Fanout } from './fanout/fanout.js'
+import { createLogger, type Logger } from './log.js'
 import { createServer } from './server.js'
+import { PostgresStore } from './store/postgres.js'
 import { SqliteStore } from './store/sqlite.js'
+import type { Store } from './store/store.js'
 
 const SHUTDOWN_DEADLINE_MS = 10_000
 
@@ -15,7 +20,7 @@ async function main(): Promise<void> {
   const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
   let config
   try {
-    config = loadConfig(process.env, { cwd: process.cwd(), repo })
+    config = loadConfig(process.env, { cwd: process.cwd(), repo }, `${os.hostname()}-${process.pid}`)
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`tandem: invalid configuration: ${err.message}\n`)
@@ -24,11 +29,14 @@ async function main(): Promise<void> {
     throw err
   }
   const log = createLogger(config.logLevel)
-  const store = SqliteStore.open(config.dataDir, { synchronous: config.sqliteSync })
-  const server = createServer(config, { store, log })
+  const store = await openStore(config, log)
+  const fanout: Fanout | null = config.redisUrl
+    ? new RedisFanout({ url: config.redisUrl, prefix: config.redisPrefix, instanceId: config.instanceId }, log)
+    : null
+  const server = createServer(config, { store, log, fanout, sharedStore: config.databaseUrl !== null })
   const address = await server.listen()
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
-  log.info('store ready', { kind: 'sqlite', dir: config.dataDir })
+  if (fanout) log.info('fan-out through redis', { prefix: config.redisPrefix, instance: config.instanceId })
   // Tests and scripts read this exact line to learn the port when PORT=0.
   process.stdout.write(`Tandem listening on http://${config.host === 'localhost' ? 'localhost' : host}:${address.port}\n`)
 
@@ -44,6 +52,7 @@ async function main(): Promise<void> {
     deadline.unref()
     server
       .close()
+      .then(() => fanout?.close())
       .then(() => store.close())
       .then(
         () => process.exit(0),
@@ -55,6 +64,21 @@ async function main(): Promise<void> {
   }
   process.on('SIGTERM', () => stop('SIGTERM'))
   process.on('SIGINT', () => stop('SIGINT'))
+}
+
+async function openStore(config: Config, log: Logger): Promise<Store> {
+  if (config.databaseUrl) {
+    const store = await PostgresStore.open({
+      connectionString: config.databaseUrl,
+      schema: config.databaseSchema,
+      maxConnections: 10,
+    })
+    log.info('store ready', { kind: 'postgres', schema: config.databaseSchema })
+    return store
+  }
+  const store = SqliteStore.open(config.dataDir, { synchronous: config.sqliteSync })
+  log.info('store ready', { kind: 'sqlite', dir: config.dataDir })
+  return store
 }
 
 main().catch((err) => {

@@ -7,12 +7,15 @@
  * reply) waits in the same outbox, so no client ever holds an update the store could lose.
  * The room knows nothing of sockets (a Peer is anything with send) nor of SQL (a Store).
  */
+import * as decoding from 'lib0/decoding'
 import * as Y from 'yjs'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import { TandemError } from './errors.js'
+import type { Envelope, FanoutMessage } from './fanout/fanout.js'
 import type { Logger } from './log.js'
 import * as protocol from './protocol.js'
 import type { ClientMessage } from './protocol.js'
+import { SequenceTracker } from './sequence.js'
 import type { Store } from './store/store.js'
 
 /** What a room needs of a connection. */
@@ -26,7 +29,27 @@ export interface RoomOptions {
   readonly compactAfterUpdates: number
   /** Delay before retrying a failed commit. */
   readonly retryDelayMs: number
+  /**
+   * With a store other instances write too: how often to check for updates this room missed.
+   * Absent or null for a store only this process writes.
+   */
+  readonly catchUpMs?: number | null
+  /** Told how long each append took, for metrics. */
+  readonly onAppend?: (seconds: number, ok: boolean) => void
 }
+
+/** The room's line to other instances: where its committed updates and presence go. */
+export interface RoomLink {
+  publish(message: FanoutMessage): void
+}
+
+/**
+ * Origin of updates that are already in the store (from other instances, or read back in a
+ * catch-up): they are relayed at once and not appended again.
+ */
+const STORED = Symbol('stored')
+/** Origin of remote presence: relayed to local peers, never published back. */
+const REMOTE = Symbol('remote')
 
 /** A frame to deliver once what it depends on is committed: to one peer, or to all but one. */
 type Outgoing = { readonly frame: Uint8Array; readonly to: Peer } | { readonly frame: Uint8Array; readonly except: unknown }
@@ -53,13 +76,22 @@ export class Room {
   private retryTimer: NodeJS.Timeout | null = null
   /** Serialises commits and compactions: the store sees one call per room at a time. */
   private chain: Promise<void> = Promise.resolve()
-  private seq: number
+  /** Which stored sequence numbers the doc holds; compaction folds only up to `known`. */
+  private readonly sequence: SequenceTracker
   private tail: number
   private written: boolean
   private isDestroyed = false
+  private readonly link: RoomLink | null
+  /** Awareness client ids whose state came from another instance, with that instance. */
+  private readonly remoteOwners = new Map<number, string>()
+  private catchUpTimer: NodeJS.Timeout | null = null
+  private catchingUp: Promise<void> | null = null
 
-  /** Loads a room from the store. Throws if the store fails or holds something Yjs rejects. */
-  static async load(name: string, store: Store, options: RoomOptions, log: Logger): Promise<Room> {
+  /**
+   * Loads a room from the store. Throws if the store fails or holds something Yjs rejects.
+   * `link` is null unless instances fan out to each other.
+   */
+  static async load(name: string, store: Store, options: RoomOptions, log: Logger, link: RoomLink | null = null): Promise<Room> {
     const stored = await store.load(name)
     const doc = new Y.Doc()
     if (stored) {
@@ -67,7 +99,7 @@ export class Room {
         for (const update of stored.updates) Y.applyUpdate(doc, update)
       })
     }
-    return new Room(name, doc, store, options, log, stored?.seq ?? 0, stored?.tail ?? 0, stored !== null)
+    return new Room(name, doc, store, options, log, link, stored?.seq ?? 0, stored?.tail ?? 0, stored !== null)
   }
 
   private constructor(
@@ -76,6 +108,7 @@ export class Room {
     store: Store,
     options: RoomOptions,
     log: Logger,
+    link: RoomLink | null,
     seq: number,
     tail: number,
     written: boolean,
@@ -85,7 +118,8 @@ export class Room {
     this.store = store
     this.options = options
     this.log = log
-    this.seq = seq
+    this.link = link
+    this.sequence = new SequenceTracker(seq)
     this.tail = tail
     this.written = written
     this.awareness = new awarenessProtocol.Awareness(doc)
@@ -93,6 +127,10 @@ export class Room {
     this.awareness.setLocalState(null)
     doc.on('update', this.onDocUpdate)
     this.awareness.on('update', this.onAwarenessUpdate)
+    if (options.catchUpMs != null) {
+      this.catchUpTimer = setInterval(() => void this.catchUp(), options.catchUpMs)
+      this.catchUpTimer.unref()
+    }
   }
 
   get destroyed(): boolean {
@@ -180,10 +218,75 @@ export class Room {
     return this.enqueue()
   }
 
+  /**
+   * A message from another instance. Updates arrive already stored (with their sequence
+   * numbers); presence is relayed to this instance's peers.
+   */
+  receive(envelope: Envelope): void {
+    if (this.isDestroyed) return
+    const { message } = envelope
+    if (message.kind === 'updates') {
+      if (this.sequence.covers(message.first, message.last)) return
+      try {
+        for (const update of message.updates) this.applyStored(update)
+      } catch (err) {
+        // The store holds what the other instance stored; read it from there instead.
+        this.log.warn('could not apply updates from another instance; catching up from the store', { room: this.name, err })
+        void this.catchUp()
+        return
+      }
+      this.sequence.add(message.first, message.last)
+      if (this.sequence.hasGap) void this.catchUp()
+      return
+    }
+    try {
+      awarenessProtocol.applyAwarenessUpdate(this.awareness, message.update, REMOTE)
+    } catch (err) {
+      this.log.warn('dropping a malformed awareness update from another instance', { room: this.name, err })
+      return
+    }
+    for (const [client, hasState] of awarenessClients(message.update)) {
+      if (hasState) this.remoteOwners.set(client, envelope.from)
+      else this.remoteOwners.delete(client)
+    }
+  }
+
+  /** Another instance stopped: the presence it relayed is gone with it. */
+  dropInstance(instanceId: string): void {
+    const clients: number[] = []
+    for (const [client, owner] of this.remoteOwners) if (owner === instanceId) clients.push(client)
+    for (const client of clients) this.remoteOwners.delete(client)
+    if (clients.length > 0) awarenessProtocol.removeAwarenessStates(this.awareness, clients, REMOTE)
+  }
+
+  /**
+   * Reads whatever the store holds beyond what this room has seen (other instances' updates
+   * that the fan-out dropped or has not delivered yet) and applies it. One at a time.
+   */
+  catchUp(): Promise<void> {
+    if (this.catchingUp || this.isDestroyed) return this.catchingUp ?? Promise.resolve()
+    const run = async () => {
+      const after = this.sequence.known
+      const stored = await this.store.loadAfter(this.name, after)
+      if (!stored || this.isDestroyed) return
+      // One transaction each: applyStored picks each update's origin from the doc's state.
+      for (const update of stored.updates) this.applyStored(update)
+      this.sequence.advanceTo(stored.seq)
+      if (stored.updates.length > 0) this.written = true
+    }
+    this.catchingUp = run()
+      .catch((err) => this.log.warn('catch-up from the store failed; will retry', { room: this.name, err }))
+      .finally(() => {
+        this.catchingUp = null
+      })
+    return this.catchingUp
+  }
+
   destroy(): void {
     if (this.isDestroyed) return
     this.isDestroyed = true
     if (this.retryTimer) clearTimeout(this.retryTimer)
+    if (this.catchUpTimer) clearInterval(this.catchUpTimer)
     this.doc.off('update', this.onDocUpdate)
     this.awareness.off('update', this.onAwarenessUpdate)
     this.awareness.destroy()
@@ -191,7 +294,24 @@ export class Room {
     this.peers.clear()
   }
 
+  /**
+   * Applies an update that is already in the store. With nothing pending in the doc, what Yjs
+   * emits is exactly (part of) that update, so it is relayed without appending it again. If
+   * the doc holds structs waiting for a missing dependency, the emitted update may include them
+   * too, and those are not stored yet: then it takes the normal path (stored again; Yjs applies
+   * duplicates as no-ops).
+   */
+  private applyStored(update: Uint8Array): void {
+    const clean = this.doc.store.pendingStructs === null && this.doc.store.pendingDs === null
+    Y.applyUpdate(this.doc, update, clean ? STORED : null)
+  }
+
   private readonly onDocUpdate = (update: Uint8Array, origin: unknown): void => {
+    if (origin === STORED) {
+      this.written = true
+      this.deliver([{ frame: protocol.encodeUpdate(update), except: null }])
+      return
+    }
     this.pending.push(update)
     this.outbox.push({ frame: protocol.encodeUpdate(update), except: origin })
     this.scheduleCommit()
@@ -209,8 +329,16 @@ export class Room {
     }
     const changed = added.concat(updated, removed)
     // Presence is not durable state: relay it at once, encoded once for every peer.
-    const frame = protocol.encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(this.awareness, changed))
+    const update = awarenessProtocol.encodeAwarenessUpdate(this.awareness, changed)
+    const frame = protocol.encodeAwareness(update)
     for (const peer of this.peers.keys()) if (peer !== origin) peer.send(frame)
+    // Other instances hear of our peers' presence and of its removal when a peer leaves (origin
+    // null); not of what they told us, nor of states each instance times out by itself.
+    if (this.link && (owned || origin === null)) {
+      for (const id of added) this.remoteOwners.delete(id)
+      for (const id of updated) this.remoteOwners.delete(id)
+      this.link.publish({ kind: 'awareness', update })
+    }
   }
 
   private sendWhenDurable(out: Outgoing): void {
@@ -257,9 +385,13 @@ export class Room {
     const outbox = this.takeOutbox()
     this.pending = []
     this.committing = true
+    const started = performance.now()
+    let last: number
     try {
-      this.seq = await this.store.append(this.name, batch)
+      last = await this.store.append(this.name, batch)
+      this.options.onAppend?.((performance.now() - started) / 1000, true)
     } catch (err) {
+      this.options.onAppend?.((performance.now() - started) / 1000, false)
       // Nobody has seen these updates yet: keep them first in line and try again later.
       this.pending = batch.concat(this.pending)
       this.outbox = outbox.concat(this.outbox)
@@ -271,6 +403,9 @@ export class Room {
     }
     this.written = true
     this.tail += batch.length
+    const first = last - batch.length + 1
+    this.sequence.add(first, last)
+    this.link?.publish({ kind: 'updates', first, last, updates: batch })
     this.deliver(outbox)
     if (this.pending.length === 0) this.deliver(this.takeOutbox())
     if (this.tail >= this.options.compactAfterUpdates) await this.compact()
@@ -278,7 +413,9 @@ export class Room {
 
   /** Folds the stored log into one snapshot so the next load reads one blob and a short tail. */
   private async compact(): Promise<void> {
-    const upTo = this.seq
+    // Only what the doc is known to hold: with several instances writing, a higher sequence
+    // number may belong to an update this room has not received yet.
+    const upTo = this.sequence.known
     // The doc may also hold updates not yet appended; a snapshot with extra content is harmless
     // (they are appended later, and applying an update twice is a no-op in Yjs).
     const snapshot = Y.encodeStateAsUpdate(this.doc)
@@ -305,4 +442,17 @@ export class Room {
       this.scheduleCommit()
     }, this.options.retryDelayMs)
   }
+}
+
+/** The client ids an awareness update speaks of, each with whether it carries a state (or removes one). */
+function awarenessClients(update: Uint8Array): Array<[client: number, hasState: boolean]> {
+  const decoder = decoding.createDecoder(update)
+  const out: Array<[number, boolean]> = []
+  const n = decoding.readVarUint(decoder)
+  for (let i = 0; i < n; i++) {
+    const client = decoding.readVarUint(decoder)
+    decoding.readVarUint(decoder) // clock
+    out.push([client, decoding.readVarString(decoder) !== 'null'])
+  }
+  return out
 }

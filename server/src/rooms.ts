@@ -5,8 +5,9 @@
  * sees a half-destroyed room nor races the final write.
  */
 import { TandemError } from './errors.js'
+import type { Envelope, Fanout } from './fanout/fanout.js'
 import type { Logger } from './log.js'
-import { Room, type RoomOptions } from './room.js'
+import { Room, type RoomLink, type RoomOptions } from './room.js'
 import type { Store } from './store/store.js'
 
 export interface RoomsOptions extends RoomOptions {
@@ -29,11 +30,27 @@ export class Rooms {
   private readonly store: Store
   private readonly options: RoomsOptions
   private readonly log: Logger
+  private readonly fanout: Fanout | null
 
-  constructor(store: Store, options: RoomsOptions, log: Logger) {
+  /** `fanout` connects rooms to the same documents on other instances; null on a single one. */
+  constructor(store: Store, options: RoomsOptions, log: Logger, fanout: Fanout | null = null) {
     this.store = store
     this.options = options
     this.log = log
+    this.fanout = fanout
+    fanout?.onResume(() => {
+      for (const slot of this.slots.values()) void slot.room?.catchUp()
+    })
+    fanout?.onInstanceGone((instanceId) => {
+      for (const slot of this.slots.values()) slot.room?.dropInstance(instanceId)
+    })
+  }
+
+  /** Every loaded room, for metrics. */
+  loaded(): Room[] {
+    const rooms: Room[] = []
+    for (const slot of this.slots.values()) if (slot.room) rooms.push(slot.room)
+    return rooms
   }
 
   get loadedCount(): number {
@@ -125,14 +142,18 @@ export class Rooms {
 
   private async load(slot: Slot): Promise<Room> {
     const started = performance.now()
+    const link = this.subscribe(slot)
     try {
-      const room = await Room.load(slot.name, this.store, this.options, this.log)
+      const room = await Room.load(slot.name, this.store, this.options, this.log, link?.link ?? null)
       slot.room = room
       slot.loading = null
+      // Messages that came while the store was read: already-known ones are skipped by sequence.
+      for (const envelope of link?.early.splice(0) ?? []) room.receive(envelope)
       this.log.debug('room loaded', { room: slot.name, ms: Math.round(performance.now() - started) })
       return room
     } catch (err) {
       // Forget the slot, so the next join tries again, and write nothing back.
+      void this.fanout?.unsubscribe(slot.name)
       this.slots.delete(slot.name)
       this.log.error('room load failed', { room: slot.name, err })
       throw new TandemError('LOAD_FAILED', 'document could not be loaded', { cause: err })
@@ -158,7 +179,31 @@ export class Rooms {
       return
     }
     room.destroy()
+    // Before the slot goes, so a later subscribe for the same name is ordered after this.
+    void this.fanout?.unsubscribe(slot.name)
     this.slots.delete(slot.name)
     this.log.debug('room unloaded', { room: slot.name })
+  }
+
+  /**
+   * Subscribes to the document's fan-out before its load reads the store, so nothing published
+   * after that read is missed; what arrives before the room exists waits in `early`. The
+   * subscription is not awaited (Redis may be down: the room must load anyway); once it is in
+   * place, a catch-up covers whatever was published before it.
+   */
+  private subscribe(slot: Slot): { link: RoomLink; early: Envelope[] } | null {
+    const fanout = this.fanout
+    if (!fanout) return null
+    const early: Envelope[] = []
+    fanout
+      .subscribe(slot.name, (envelope) => {
+        if (slot.room) slot.room.receive(envelope)
+        else if (slot.loading) early.push(envelope)
+      })
+      .then(
+        () => slot.room?.catchUp(),
+        (err) => this.log.warn('fan-out subscribe failed; the room relies on catch-up', { room: slot.name, err }),
+      )
+    return { link: { publish: (message) => fanout.publish(slot.name, message) }, early }
   }
 }

@@ -9,7 +9,9 @@ import { WebSocketServer, type WebSocket } from 'ws'
 import type { Config } from './config.js'
 import { Connection } from './connection.js'
 import { asTandemError, CloseCode, TandemError } from './errors.js'
+import type { Fanout } from './fanout/fanout.js'
 import type { Logger } from './log.js'
+import { Metrics, renderMetrics } from './metrics.js'
 import { decodeName, rawPath } from './names.js'
 import * as protocol from './protocol.js'
 import { Rooms } from './rooms.js'
@@ -31,6 +33,10 @@ export interface TandemServer {
 export interface ServerDeps {
   readonly store: Store
   readonly log: Logger
+  /** Fan-out to other instances sharing the store; absent on a single instance. */
+  readonly fanout?: Fanout | null
+  /** Shared store (Postgres): rooms then catch up on what other instances stored. */
+  readonly sharedStore?: boolean
 }
 
 const WS_PREFIX = '/ws/'
@@ -43,10 +49,19 @@ const CLOSE_GRACE_MS = 2000
 
 export function createServer(config: Config, deps: ServerDeps): TandemServer {
   const { store, log } = deps
+  const fanout = deps.fanout ?? null
+  const metrics = new Metrics()
   const rooms = new Rooms(
     store,
-    { idleMs: config.roomIdleMs, compactAfterUpdates: config.compactAfterUpdates, retryDelayMs: 1000 },
+    {
+      idleMs: config.roomIdleMs,
+      compactAfterUpdates: config.compactAfterUpdates,
+      retryDelayMs: 1000,
+      catchUpMs: deps.sharedStore || fanout ? config.catchUpMs : null,
+      onAppend: metrics.onAppend,
+    },
     log,
+    fanout,
   )
   const connections = new Set<Connection>()
   const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxMessageBytes, perMessageDeflate: false })
@@ -69,8 +84,25 @@ export function createServer(config: Config, deps: ServerDeps): TandemServer {
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') return text(405, 'method not allowed')
     if (path === '/healthz') {
-      res.writeHead(closing ? 503 : 200, { 'content-type': 'application/json', 'cache-control': 'no-store' })
-      res.end(JSON.stringify({ ok: !closing, ...stats() }) + '\n')
+      const storeUp = await storeAnswers()
+      const redis = fanout ? (fanout.status().connected ? 'ok' : 'down') : 'off'
+      // Redis down degrades (rooms converge through the store) but does not stop an instance.
+      const ok = !closing && storeUp
+      res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' })
+      res.end(JSON.stringify({ ok, instance: config.instanceId, store: storeUp ? 'ok' : 'error', redis, ...stats() }) + '\n')
+      return
+    }
+    if (path === '/metrics') {
+      const redisStatus = fanout?.status()
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'cache-control': 'no-store' })
+      res.end(
+        renderMetrics(metrics, {
+          instance: config.instanceId,
+          ...stats(),
+          storeUp: await storeAnswers(),
+          redis: redisStatus ? { up: redisStatus.connected, lagMs: redisStatus.lagMs } : null,
+        }),
+      )
       return
     }
     if (path.startsWith(API_PREFIX) && path.endsWith(TEXT_SUFFIX)) {
@@ -103,7 +135,8 @@ export function createServer(config: Config, deps: ServerDeps): TandemServer {
   })
 
   async function accept(ws: WebSocket, name: string, remote: string): Promise<void> {
-    const conn = new Connection(ws, { id: nextConnectionId++, room: name, remote, log })
+    const conn = new Connection(ws, { id: nextConnectionId++, room: name, remote, log, metrics })
+    metrics.connectionsOpened++
     connections.add(conn)
     conn.onClose(() => connections.delete(conn))
     log.debug('connection opened', { conn: conn.id, room: name, remote })
@@ -138,6 +171,22 @@ export function createServer(config: Config, deps: ServerDeps): TandemServer {
     for (const conn of connections) conn.heartbeat(now, config.heartbeatMs, protocol.keepAlive)
   }, config.heartbeatMs)
   heartbeat.unref()
+
+  async function storeAnswers(): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('store did not answer within 2 s')), 2000)
+    })
+    try {
+      await Promise.race([store.ping(), timeout])
+      return true
+    } catch (err) {
+      log.warn('store health check failed', { err })
+      return false
+    } finally {
+      clearTimeout(timer)
+    }
+  }
 
   function stats() {
     return { rooms: rooms.loadedCount, connections: connections.size }

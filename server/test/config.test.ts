@@ -29,6 +29,12 @@ test('1. defaults', () => {
       compactAfterUpdates: 1000,
       sqliteSync: 'normal',
       logLevel: 'info',
+      databaseUrl: null,
+      databaseSchema: 'public',
+      redisUrl: null,
+      redisPrefix: 'tandem',
+      instanceId: 'tandem',
+      catchUpMs: 5000,
     },
   )
   assert.ok(Object.isFrozen(config))
@@ -159,7 +165,9 @@ test('6. main.ts with valid settings announces its address (localhost by default
   assert.ok(port > 0)
   const res = await fetch(`http://localhost:${port}/healthz`)
   assert.equal(res.status, 200)
-  assert.deepEqual(await res.json(), { ok: true, rooms: 0, connections: 0 })
+  const health = (await res.json()) as Record<string, unknown>
+  assert.deepEqual({ ...health, instance: undefined }, { ok: true, instance: undefined, store: 'ok', redis: 'off', rooms: 0, connections: 0 })
+  assert.match(String(health.instance), /-\d+$/, 'INSTANCE_ID defaults to <host>-<pid>')
   assert.ok(fs.existsSync(path.join(dataDir, 'tandem.sqlite')), 'the store was not created in DATA_DIR')
 
   child.kill('SIGINT')
@@ -179,6 +187,7 @@ test('7. README.md documents every setting and its default in its configuration 
   for (const setting of settings) {
     const row = cells.find((c) => c[1] === setting.name)
     assert.ok(row, `README.md has no table row whose first column is ${setting.name}`)
-    assert.equal(row[2], setting.default, `README.md's default for ${setting.name}`)
+    // An empty default means "unset", which the README spells (none).
+    assert.equal(row[2], setting.default === '' ? '(none)' : setting.default, `README.md's default for ${setting.name}`)
   }
 })

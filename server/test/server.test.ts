@@ -226,12 +226,19 @@ test('9. heartbeat (1 s): clients that answer pings stay connected across severa
   assert.equal(server.server.stats().connections, 2)
 })
 
-test('10. /healthz reports rooms and connections', async (t) => {
+test('10. /healthz reports the store, Redis, rooms and connections; /metrics counts', async (t) => {
   const cleanup = new Cleanup(t)
   const server = await startServer(cleanup)
   await stockClient(cleanup, server.wsUrl, 'h1')
   await stockClient(cleanup, server.wsUrl, 'h2')
   const res = await fetch(`${server.httpUrl}/healthz`)
   assert.equal(res.status, 200)
-  assert.deepEqual(await res.json(), { ok: true, rooms: 2, connections: 2 })
+  assert.deepEqual(await res.json(), { ok: true, instance: 'tandem', store: 'ok', redis: 'off', rooms: 2, connections: 2 })
+  const metrics = await (await fetch(`${server.httpUrl}/metrics`)).text()
+  assert.match(metrics, /^tandem_rooms\{instance="tandem"\} 2$/m)
+  assert.match(metrics, /^tandem_connections\{instance="tandem"\} 2$/m)
+  assert.match(metrics, /^tandem_store_up\{instance="tandem"\} 1$/m)
+  const messagesIn = Number(/^tandem_messages_in_total\{instance="tandem"\} (\d+)$/m.exec(metrics)?.[1])
+  assert.ok(messagesIn >= 2, `each client's sync step 1 counts: ${messagesIn}`)
+  assert.doesNotMatch(metrics, /tandem_redis_up/, 'no Redis metrics without Redis')
 })

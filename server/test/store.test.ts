@@ -4,13 +4,21 @@ import path from 'node:path'
 import Database from 'better-sqlite3'
 import { MemoryStore } from '../src/store/memory.js'
 import { SqliteStore } from '../src/store/sqlite.js'
+import { PostgresStore } from '../src/store/postgres.js'
 import { Cleanup } from './helpers/cleanup.js'
+import { dropSchema, needs, POSTGRES_URL, uniqueSchema } from './helpers/services.js'
 import { test } from './helpers/test.js'
 import { storeContract } from './store-contract.js'
 
 storeContract('memory', async () => new MemoryStore())
 storeContract('sqlite', async (cleanup) => SqliteStore.open(cleanup.tempDir(), { synchronous: 'normal' }))
 storeContract('sqlite (synchronous=full)', async (cleanup) => SqliteStore.open(cleanup.tempDir(), { synchronous: 'full' }))
+storeContract('postgres', async (cleanup, t) => {
+  if (!(await needs(t, ['postgres']))) return null
+  const schema = uniqueSchema()
+  cleanup.add(() => dropSchema(schema))
+  return PostgresStore.open({ connectionString: POSTGRES_URL, schema, maxConnections: 4 })
+})
 
 const u = (...values: number[]) => new Uint8Array(values)
 

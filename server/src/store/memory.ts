@@ -11,12 +11,19 @@ export class MemoryStore implements Store {
   private closed = false
 
   async load(name: string): Promise<StoredDoc | null> {
+    return this.loadAfter(name, 0)
+  }
+
+  async loadAfter(name: string, after: number): Promise<StoredDoc | null> {
     this.assertOpen()
     const entry = this.docs.get(name)
-    if (!entry) return null
-    const updates = entry.log.map((u) => u.data)
-    if (entry.snapshot) updates.unshift(entry.snapshot.data)
-    return { updates, seq: lastSeq(entry), tail: entry.log.length }
+    if (!entry) return after > 0 ? { updates: [], seq: after, tail: 0 } : null
+    const snapshot = entry.snapshot && entry.snapshot.seq > after ? entry.snapshot : null
+    const from = Math.max(after, snapshot?.seq ?? 0, entry.snapshot?.seq ?? 0)
+    const log = entry.log.filter((u) => u.seq > from)
+    const updates = log.map((u) => u.data)
+    if (snapshot) updates.unshift(snapshot.data)
+    return { updates, seq: Math.max(after, lastSeq(entry)), tail: log.length }
   }
 
   async append(name: string, updates: readonly Uint8Array[]): Promise<number> {
@@ -35,6 +42,10 @@ export class MemoryStore implements Store {
     if (!entry || (entry.snapshot && entry.snapshot.seq >= upTo)) return
     entry.snapshot = { seq: upTo, data: snapshot.slice() }
     entry.log = entry.log.filter((u) => u.seq > upTo)
+  }
+
+  async ping(): Promise<void> {
+    this.assertOpen()
   }
 
   async close(): Promise<void> {

@@ -32,7 +32,7 @@ export class SqliteStore implements Store {
   private readonly stmt: ReturnType<typeof prepare>
   private readonly appendTx: (name: string, updates: readonly Uint8Array[]) => number
   private readonly compactTx: (name: string, snapshot: Uint8Array, upTo: number) => void
-  private readonly loadTx: (name: string) => StoredDoc | null
+  private readonly loadTx: (name: string, after: number) => StoredDoc | null
 
   /** Opens (creating when missing) `tandem.sqlite` in `dir`. */
   static open(dir: string, options: SqliteOptions): SqliteStore {
@@ -65,18 +65,23 @@ export class SqliteStore implements Store {
     })
 
     // A read transaction so the snapshot and the tail come from one consistent state.
-    this.loadTx = this.db.transaction((name: string): StoredDoc | null => {
-      const snapshot = stmt.snapshot.get(name) as { seq: number; data: Buffer } | undefined
-      const rows = stmt.tail.all(name, snapshot?.seq ?? 0) as Array<{ seq: number; data: Buffer }>
-      if (!snapshot && rows.length === 0) return null
+    this.loadTx = this.db.transaction((name: string, after: number): StoredDoc | null => {
+      const stored = stmt.snapshot.get(name) as { seq: number; data: Buffer } | undefined
+      const snapshot = stored && stored.seq > after ? stored : undefined
+      const rows = stmt.tail.all(name, Math.max(after, stored?.seq ?? 0)) as Array<{ seq: number; data: Buffer }>
+      if (!snapshot && rows.length === 0) return after > 0 ? { updates: [], seq: after, tail: 0 } : null
       const updates: Uint8Array[] = rows.map((r) => r.data)
       if (snapshot) updates.unshift(snapshot.data)
-      return { updates, seq: rows.at(-1)?.seq ?? snapshot?.seq ?? 0, tail: rows.length }
+      return { updates, seq: rows.at(-1)?.seq ?? snapshot?.seq ?? after, tail: rows.length }
     })
   }
 
   async load(name: string): Promise<StoredDoc | null> {
-    return this.loadTx(name)
+    return this.loadTx(name, 0)
+  }
+
+  async loadAfter(name: string, seq: number): Promise<StoredDoc | null> {
+    return this.loadTx(name, seq)
   }
 
   async append(name: string, updates: readonly Uint8Array[]): Promise<number> {
@@ -85,6 +90,10 @@ export class SqliteStore implements Store {
 
   async compact(name: string, snapshot: Uint8Array, upTo: number): Promise<void> {
     this.compactTx(name, snapshot, upTo)
+  }
+
+  async ping(): Promise<void> {
+    this.db.prepare('SELECT 1').get()
   }
 
   async close(): Promise<void> {

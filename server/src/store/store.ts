@@ -16,6 +16,12 @@ export interface Store {
   /** The stored document, or null when nothing was ever written under this name. */
   load(name: string): Promise<StoredDoc | null>
   /**
+   * What was stored after `seq`: the updates with a higher sequence number, preceded by the
+   * snapshot when one covers more than `seq` (a superset, harmless to apply). Lets an instance
+   * catch up on what other instances stored without reloading the whole document.
+   */
+  loadAfter(name: string, seq: number): Promise<StoredDoc | null>
+  /**
    * Appends updates atomically (all or none) and durably, resolving with the sequence number of
    * the last one. Callers relay an update only after this resolves.
    */
@@ -25,5 +31,7 @@ export interface Store {
    * crash-safe: after a crash at any point, load() returns either the old or the new form.
    */
   compact(name: string, snapshot: Uint8Array, upTo: number): Promise<void>
+  /** Resolves when the store answers (for /healthz); rejects otherwise. */
+  ping(): Promise<void>
   close(): Promise<void>
 }

@@ -5,13 +5,14 @@
 import { MemoryStore } from '../../src/store/memory.js'
 import type { Store, StoredDoc } from '../../src/store/store.js'
 
-type Method = 'load' | 'append' | 'compact'
+type Method = 'load' | 'loadAfter' | 'append' | 'compact'
 
 export interface StoreCall {
   readonly method: Method
   readonly name: string
   /** For append: the updates; for compact: [snapshot]. */
   readonly data: readonly Uint8Array[]
+  /** For compact: the last sequence number folded in; for loadAfter: the one to start after. */
   readonly upTo?: number
 }
 
@@ -37,6 +38,11 @@ export class InstrumentedStore implements Store {
     return this.inner.load(name)
   }
 
+  async loadAfter(name: string, seq: number): Promise<StoredDoc | null> {
+    await this.enter({ method: 'loadAfter', name, data: [], upTo: seq })
+    return this.inner.loadAfter(name, seq)
+  }
+
   async append(name: string, updates: readonly Uint8Array[]): Promise<number> {
     await this.enter({ method: 'append', name, data: updates.slice() })
     return this.inner.append(name, updates)
@@ -45,6 +51,10 @@ export class InstrumentedStore implements Store {
   async compact(name: string, snapshot: Uint8Array, upTo: number): Promise<void> {
     await this.enter({ method: 'compact', name, data: [snapshot], upTo })
     return this.inner.compact(name, snapshot, upTo)
+  }
+
+  ping(): Promise<void> {
+    return this.inner.ping()
   }
 
   close(): Promise<void> {
