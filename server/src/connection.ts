@@ -1,12 +1,23 @@
 /**
  * One client socket. It owns the transport concerns (binary frames only, a queue for frames that
- * arrive before the room is ready, heartbeat, keep-alive, closing with a code) and knows nothing
- * of Yjs: what a frame means is the handler's business.
+ * arrive before the room is ready, heartbeat, keep-alive, rate limits with back-pressure, slow
+ * readers, token expiry, closing with a code) and knows nothing of Yjs: what a frame means is
+ * the handler's business.
  */
 import { WebSocket } from 'ws'
 import { closeReason, TandemError } from './errors.js'
+import { RateBudget } from './limits.js'
 import type { Logger } from './log.js'
 import type { Metrics } from './metrics.js'
+
+export interface ConnectionLimits {
+  readonly messagesPerSecond: number
+  readonly bytesPerSecond: number
+  readonly maxMessageBytes: number
+  readonly abuseAfterSeconds: number
+  readonly maxBufferedBytes: number
+  readonly handshakeTimeoutMs: number
+}
 
 export interface ConnectionOptions {
   readonly id: number
@@ -14,12 +25,23 @@ export interface ConnectionOptions {
   readonly remote: string
   readonly log: Logger
   readonly metrics?: Metrics
+  /** Whether this peer may change the document (a viewer's updates are dropped). */
+  readonly canWrite?: boolean
+  /** When the peer's token expires (ms since epoch): the connection closes then. */
+  readonly expiresAt?: number | null
+  readonly limits?: ConnectionLimits
 }
 
 export class Connection {
   readonly id: number
   readonly room: string
+  readonly canWrite: boolean
   private readonly ws: WebSocket
+  private readonly limits: ConnectionLimits | null
+  private readonly budget: RateBudget | null
+  private readonly timers = new Set<NodeJS.Timeout>()
+  private paused = false
+  private received = false
   private readonly log: Logger
   private readonly metrics: Metrics | null
   private readonly remote: string
@@ -39,6 +61,20 @@ export class Connection {
     this.remote = options.remote
     this.log = options.log
     this.metrics = options.metrics ?? null
+    this.canWrite = options.canWrite ?? true
+    this.limits = options.limits ?? null
+    this.budget = this.limits ? new RateBudget(this.limits) : null
+    if (this.limits) {
+      // A socket that opens and then says nothing holds resources for no one.
+      this.later(this.limits.handshakeTimeoutMs, () => {
+        if (!this.received) this.fail(new TandemError('HANDSHAKE_TIMEOUT', 'nothing was sent after the connection opened'))
+      })
+    }
+    if (options.expiresAt != null) {
+      this.later(Math.max(0, options.expiresAt - Date.now()), () =>
+        this.fail(new TandemError('TOKEN_EXPIRED', 'the access token expired')),
+      )
+    }
     ws.on('message', (data, isBinary) => this.receive(data as Buffer, isBinary))
     ws.on('pong', () => {
       this.alive = true
@@ -77,6 +113,14 @@ export class Connection {
 
   send(frame: Uint8Array): void {
     if (this.closing || this.ws.readyState !== WebSocket.OPEN) return
+    // A client that does not read: close it rather than buffer for it without end. It resyncs
+    // from scratch when it comes back, so nothing is lost by dropping what it did not read.
+    if (this.limits && this.ws.bufferedAmount > this.limits.maxBufferedBytes) {
+      this.fail(new TandemError('SLOW_READER', 'the client is not reading fast enough'))
+      const ws = this.ws
+      this.later(1000, () => ws.terminate())
+      return
+    }
     this.ws.send(frame)
     this.lastSentAt = Date.now()
     if (this.metrics) {
@@ -135,6 +179,7 @@ export class Connection {
     this.queue = []
     if (this.ended) return
     this.ended = true
+    for (const timer of this.timers) clearTimeout(timer)
     const listeners = this.closeListeners
     this.closeListeners = []
     for (const listener of listeners) listener()
@@ -142,6 +187,7 @@ export class Connection {
 
   private receive(data: Buffer, isBinary: boolean): void {
     if (this.closing) return
+    this.received = true
     if (this.metrics) {
       this.metrics.messagesIn++
       this.metrics.bytesIn += data.length
@@ -150,7 +196,38 @@ export class Connection {
       this.fail(new TandemError('TEXT_FRAME', 'text frames are not part of the protocol'))
       return
     }
+    if (this.budget && this.limits) {
+      const ahead = this.budget.charge(data.length)
+      if (ahead > this.limits.abuseAfterSeconds) {
+        this.fail(new TandemError('RATE_LIMITED', 'sending far faster than the rate limit'))
+        return
+      }
+      if (ahead > 0) this.throttle(ahead)
+    }
     if (this.handler) this.handler(data)
     else this.queue.push(data)
+  }
+
+  /**
+   * Back-pressure: stop reading the socket until the sender is within budget again. TCP then
+   * fills up and slows the sender down; frames already read are still handled.
+   */
+  private throttle(seconds: number): void {
+    if (this.paused) return
+    this.paused = true
+    this.ws.pause()
+    this.later(seconds * 1000, () => {
+      this.paused = false
+      this.ws.resume()
+    })
+  }
+
+  private later(ms: number, fn: () => void): void {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer)
+      fn()
+    }, ms)
+    timer.unref()
+    this.timers.add(timer)
   }
 }

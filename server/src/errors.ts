@@ -14,10 +14,20 @@ export const CloseCode = {
   internalError: 1011,
   /** The server is shutting down (SIGTERM); clients should reconnect. */
   serviceRestart: 1012,
+  /** This client fell too far behind reading; it should reconnect and resync. */
+  tryAgainLater: 1013,
   /** A binary frame that does not parse as a y-websocket message. */
   malformedMessage: 4400,
+  /** The token's `exp` passed during the connection; a new token is needed. */
+  tokenExpired: 4401,
+  /** The connection sent nothing within the handshake timeout. */
+  handshakeTimeout: 4408,
+  /** An update would take the document past MAX_DOC_BYTES, or presence past its limits. */
+  tooLarge: 4413,
   /** A well-formed sync message whose Yjs update could not be applied. */
   invalidUpdate: 4422,
+  /** Sustained sending beyond the per-connection rate limits. */
+  rateLimited: 4429,
 } as const
 
 export type CloseCodeValue = (typeof CloseCode)[keyof typeof CloseCode]
@@ -30,6 +40,13 @@ export type ErrorCode =
   | 'LOAD_FAILED'
   | 'INTERNAL'
   | 'SHUTTING_DOWN'
+  | 'SLOW_READER'
+  | 'TOKEN_EXPIRED'
+  | 'HANDSHAKE_TIMEOUT'
+  | 'DOCUMENT_TOO_LARGE'
+  | 'AWARENESS_TOO_LARGE'
+  | 'TOO_MANY_PENDING'
+  | 'RATE_LIMITED'
 
 const closeCodeOf: Record<ErrorCode, CloseCodeValue> = {
   TEXT_FRAME: CloseCode.unsupportedData,
@@ -39,6 +56,13 @@ const closeCodeOf: Record<ErrorCode, CloseCodeValue> = {
   LOAD_FAILED: CloseCode.internalError,
   INTERNAL: CloseCode.internalError,
   SHUTTING_DOWN: CloseCode.serviceRestart,
+  SLOW_READER: CloseCode.tryAgainLater,
+  TOKEN_EXPIRED: CloseCode.tokenExpired,
+  HANDSHAKE_TIMEOUT: CloseCode.handshakeTimeout,
+  DOCUMENT_TOO_LARGE: CloseCode.tooLarge,
+  AWARENESS_TOO_LARGE: CloseCode.tooLarge,
+  TOO_MANY_PENDING: CloseCode.invalidUpdate,
+  RATE_LIMITED: CloseCode.rateLimited,
 }
 
 /** An error that ends one connection, never the process or the room. */

@@ -2,9 +2,11 @@
  * The process entry: the only module that reads the environment or handles signals.
  * config → store → server → listen; SIGTERM/SIGINT → flush, close with 1012, exit within 10 s.
  */
+import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { createAuth } from './auth.js'
 import { ConfigError, loadConfig, type Config } from './config.js'
 import { RedisFanout } from './fanout/redis.js'
 import type { Fanout } from './fanout/fanout.js'
@@ -29,16 +31,24 @@ async function main(): Promise<void> {
     throw err
   }
   const log = createLogger(config.logLevel)
+  const auth = orExit(() => createAuth({ secret: config.authSecret, publicKeyPem: readPublicKey(config.authPublicKey) }), 'AUTH_PUBLIC_KEY')
+  const tls = orExit(
+    () => (config.tls ? { cert: fs.readFileSync(config.tls.cert), key: fs.readFileSync(config.tls.key) } : null),
+    'TLS_CERT/TLS_KEY',
+  )
+  if (!auth.enabled) {
+    log.warn('auth is off: anyone who can reach this server can read and edit every document (set AUTH_SECRET to require tokens)')
+  }
   const store = await openStore(config, log)
   const fanout: Fanout | null = config.redisUrl
     ? new RedisFanout({ url: config.redisUrl, prefix: config.redisPrefix, instanceId: config.instanceId }, log)
     : null
-  const server = createServer(config, { store, log, fanout, sharedStore: config.databaseUrl !== null })
+  const server = createServer(config, { store, log, fanout, sharedStore: config.databaseUrl !== null, auth, tls })
   const address = await server.listen()
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
   if (fanout) log.info('fan-out through redis', { prefix: config.redisPrefix, instance: config.instanceId })
   // Tests and scripts read this exact line to learn the port when PORT=0.
-  process.stdout.write(`Tandem listening on http://${config.host === 'localhost' ? 'localhost' : host}:${address.port}\n`)
+  process.stdout.write(`Tandem listening on ${tls ? 'https' : 'http'}://${config.host === 'localhost' ? 'localhost' : host}:${address.port}\n`)
 
   let stopping = false
   const stop = (signal: string) => {
@@ -64,6 +74,28 @@ async function main(): Promise<void> {
   }
   process.on('SIGTERM', () => stop('SIGTERM'))
   process.on('SIGINT', () => stop('SIGINT'))
+}
+
+/** Runs a start-up step whose failure is a configuration mistake: say which, and stop. */
+function orExit<T>(step: () => T, variable: string): T {
+  try {
+    return step()
+  } catch (err) {
+    const message = err instanceof ConfigError ? err.message : `${variable}: ${(err as Error).message}`
+    process.stderr.write(`tandem: invalid configuration: ${message}\n`)
+    process.exit(2)
+  }
+}
+
+/** AUTH_PUBLIC_KEY holds the PEM itself or names a file with it. */
+function readPublicKey(value: string | null): string | null {
+  if (value === null) return null
+  if (value.includes('-----BEGIN')) return value.replace(/\\n/g, '\n')
+  try {
+    return fs.readFileSync(value, 'utf8')
+  } catch (err) {
+    throw new ConfigError('AUTH_PUBLIC_KEY', `neither a PEM key nor a readable file: ${(err as Error).message}`)
+  }
 }
 
 async function openStore(config: Config, log: Logger): Promise<Store> {

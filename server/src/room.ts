@@ -21,7 +21,17 @@ import type { Store } from './store/store.js'
 /** What a room needs of a connection. */
 export interface Peer {
   readonly id: number
+  /** False for a viewer: its document updates are dropped, never applied, stored or relayed. */
+  readonly canWrite?: boolean
   send(frame: Uint8Array): void
+}
+
+/** What one document and one peer may hold; see docs/security.md. */
+export interface RoomLimits {
+  readonly maxDocBytes: number
+  readonly maxPendingBytes: number
+  readonly maxAwarenessStates: number
+  readonly maxAwarenessStateBytes: number
 }
 
 export interface RoomOptions {
@@ -36,6 +46,8 @@ export interface RoomOptions {
   readonly catchUpMs?: number | null
   /** Told how long each append took, for metrics. */
   readonly onAppend?: (seconds: number, ok: boolean) => void
+  /** Absent: no limits (tests of other behaviour). */
+  readonly limits?: RoomLimits
 }
 
 /** The room's line to other instances: where its committed updates and presence go. */
@@ -85,7 +97,13 @@ export class Room {
   /** Awareness client ids whose state came from another instance, with that instance. */
   private readonly remoteOwners = new Map<number, string>()
   private catchUpTimer: NodeJS.Timeout | null = null
+  /**
+   * The stored size of the document, roughly: the bytes loaded plus every update since, reset
+   * to the snapshot's size at each compaction. Errs high (deleted content counts until then).
+   */
+  private approxBytes = 0
   private catchingUp: Promise<void> | null = null
+  private catchUpAgain: Promise<void> | null = null
 
   /**
    * Loads a room from the store. Throws if the store fails or holds something Yjs rejects.
@@ -99,7 +117,9 @@ export class Room {
         for (const update of stored.updates) Y.applyUpdate(doc, update)
       })
     }
-    return new Room(name, doc, store, options, log, link, stored?.seq ?? 0, stored?.tail ?? 0, stored !== null)
+    const room = new Room(name, doc, store, options, log, link, stored?.seq ?? 0, stored?.tail ?? 0, stored !== null)
+    for (const update of stored?.updates ?? []) room.approxBytes += update.length
+    return room
   }
 
   private constructor(
@@ -181,7 +201,12 @@ export class Room {
         return
       }
       case 'sync-step2':
-      case 'update':
+      case 'update': {
+        if (peer.canWrite === false) return
+        const limits = this.options.limits
+        if (limits && this.approxBytes + message.update.length > limits.maxDocBytes) {
+          throw new TandemError('DOCUMENT_TOO_LARGE', `the document would exceed ${limits.maxDocBytes} bytes`)
+        }
         try {
           // Yjs integrates an update's structs before it reads its delete set, so an update cut
           // short there would be half-applied (then stored and relayed) before it throws.
@@ -191,8 +216,11 @@ export class Room {
         } catch (err) {
           throw new TandemError('INVALID_UPDATE', `update could not be applied: ${(err as Error).message}`, { cause: err })
         }
+        if (limits) this.limitPending(limits.maxPendingBytes)
         return
+      }
       case 'awareness':
+        if (this.options.limits) this.checkAwareness(peer, message.update, this.options.limits)
         try {
           awarenessProtocol.applyAwarenessUpdate(this.awareness, message.update, peer)
         } catch (err) {
@@ -245,8 +273,8 @@ export class Room {
       this.log.warn('dropping a malformed awareness update from another instance', { room: this.name, err })
       return
     }
-    for (const [client, hasState] of awarenessClients(message.update)) {
-      if (hasState) this.remoteOwners.set(client, envelope.from)
+    for (const { client, json } of awarenessEntries(message.update)) {
+      if (json !== 'null') this.remoteOwners.set(client, envelope.from)
       else this.remoteOwners.delete(client)
     }
   }
@@ -264,7 +292,16 @@ export class Room {
    * that the fan-out dropped or has not delivered yet) and applies it. One at a time.
    */
   catchUp(): Promise<void> {
-    if (this.catchingUp || this.isDestroyed) return this.catchingUp ?? Promise.resolve()
+    if (this.isDestroyed) return Promise.resolve()
+    if (this.catchingUp) {
+      // The read in flight may predate what prompted this call (a gap just noticed): read once
+      // more after it, and let every caller meanwhile wait for that second read.
+      this.catchUpAgain ??= this.catchingUp.then(() => {
+        this.catchUpAgain = null
+        return this.catchUp()
+      })
+      return this.catchUpAgain
+    }
     const run = async () => {
       const after = this.sequence.known
       const stored = await this.store.loadAfter(this.name, after)
@@ -306,7 +343,43 @@ export class Room {
     Y.applyUpdate(this.doc, update, clean ? STORED : null)
   }
 
+  /**
+   * Updates whose dependencies never arrive wait in the doc forever and are never stored: a
+   * cheap way to fill the server's memory. Past the limit they are dropped (honest clients
+   * resend what they still need through the sync handshake) and the sender is closed.
+   */
+  private limitPending(maxBytes: number): void {
+    const store = this.doc.store
+    const size = (store.pendingStructs?.update.length ?? 0) + (store.pendingDs?.length ?? 0)
+    if (size <= maxBytes) return
+    store.pendingStructs = null
+    store.pendingDs = null
+    throw new TandemError('TOO_MANY_PENDING', `more than ${maxBytes} bytes of updates wait for missing dependencies`)
+  }
+
+  /** Refuses presence beyond the per-peer limits before it is applied. */
+  private checkAwareness(peer: Peer, update: Uint8Array, limits: RoomLimits): void {
+    let entries: ReturnType<typeof awarenessEntries>
+    try {
+      entries = awarenessEntries(update)
+    } catch (err) {
+      throw new TandemError('MALFORMED_MESSAGE', 'awareness update could not be decoded', { cause: err })
+    }
+    const owned = this.peers.get(peer) ?? new Set<number>()
+    const claimed = new Set(owned)
+    for (const entry of entries) {
+      if (Buffer.byteLength(entry.json) > limits.maxAwarenessStateBytes) {
+        throw new TandemError('AWARENESS_TOO_LARGE', `a presence state is larger than ${limits.maxAwarenessStateBytes} bytes`)
+      }
+      if (entry.json !== 'null') claimed.add(entry.client)
+    }
+    if (claimed.size > limits.maxAwarenessStates) {
+      throw new TandemError('AWARENESS_TOO_LARGE', `more than ${limits.maxAwarenessStates} presence states from one connection`)
+    }
+  }
+
   private readonly onDocUpdate = (update: Uint8Array, origin: unknown): void => {
+    this.approxBytes += update.length
     if (origin === STORED) {
       this.written = true
       this.deliver([{ frame: protocol.encodeUpdate(update), except: null }])
@@ -423,6 +496,7 @@ export class Room {
     try {
       await this.store.compact(this.name, snapshot, upTo)
       this.tail -= tail
+      this.approxBytes = snapshot.length
     } catch (err) {
       // The log is intact; the next commit tries again.
       this.log.warn('compaction failed', { room: this.name, err })
@@ -444,15 +518,18 @@ export class Room {
   }
 }
 
-/** The client ids an awareness update speaks of, each with whether it carries a state (or removes one). */
-function awarenessClients(update: Uint8Array): Array<[client: number, hasState: boolean]> {
+/**
+ * The entries of an awareness update (y-protocols encoding), without applying it: the state is
+ * the JSON text, `null` for a removal. Reads at most what the bytes hold.
+ */
+function awarenessEntries(update: Uint8Array): Array<{ client: number; json: string }> {
   const decoder = decoding.createDecoder(update)
-  const out: Array<[number, boolean]> = []
+  const out: Array<{ client: number; json: string }> = []
   const n = decoding.readVarUint(decoder)
   for (let i = 0; i < n; i++) {
     const client = decoding.readVarUint(decoder)
     decoding.readVarUint(decoder) // clock
-    out.push([client, decoding.readVarString(decoder) !== 'null'])
+    out.push({ client, json: decoding.readVarString(decoder) })
   }
   return out
 }

@@ -3,14 +3,18 @@
  * exist (path, name), and wires each connection to its room. Owns the heartbeat and shutdown.
  */
 import http from 'node:http'
+import https from 'node:https'
 import type { AddressInfo } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { WebSocketServer, type WebSocket } from 'ws'
+import { chooseProtocol, clientAddress, httpToken, originAllowed, upgradeToken } from './access.js'
+import { createAuth, type Auth, type Grant } from './auth.js'
 import type { Config } from './config.js'
 import { Connection } from './connection.js'
 import { asTandemError, CloseCode, TandemError } from './errors.js'
 import type { Fanout } from './fanout/fanout.js'
 import type { Logger } from './log.js'
+import { AddressLimits } from './limits.js'
 import { Metrics, renderMetrics } from './metrics.js'
 import { decodeName, rawPath } from './names.js'
 import * as protocol from './protocol.js'
@@ -37,12 +41,20 @@ export interface ServerDeps {
   readonly fanout?: Fanout | null
   /** Shared store (Postgres): rooms then catch up on what other instances stored. */
   readonly sharedStore?: boolean
+  /** Token checks; by default built from config.authSecret (main.ts also resolves the public key). */
+  readonly auth?: Auth
+  /** Certificate and key contents for native https/wss. */
+  readonly tls?: { readonly cert: Buffer; readonly key: Buffer } | null
 }
 
 const WS_PREFIX = '/ws/'
 const DOC_PREFIX = '/d/'
 const API_PREFIX = '/api/docs/'
 const TEXT_SUFFIX = '/text'
+const SHARE_SUFFIX = '/share'
+/** A share link lives a day unless asked otherwise, and never more than 30 days. */
+const SHARE_DEFAULT_TTL_S = 24 * 3600
+const SHARE_MAX_TTL_S = 30 * 24 * 3600
 
 /** How long shutdown waits for clients to answer the close handshake before dropping them. */
 const CLOSE_GRACE_MS = 2000
@@ -59,28 +71,50 @@ export function createServer(config: Config, deps: ServerDeps): TandemServer {
       retryDelayMs: 1000,
       catchUpMs: deps.sharedStore || fanout ? config.catchUpMs : null,
       onAppend: metrics.onAppend,
+      limits: config.limits,
     },
     log,
     fanout,
   )
   const connections = new Set<Connection>()
-  const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxMessageBytes, perMessageDeflate: false })
+  const auth = deps.auth ?? createAuth({ secret: config.authSecret, publicKeyPem: config.authPublicKey })
+  const addressLimits = new AddressLimits(config.limits)
+  const connectionLimits = { ...config.limits, maxMessageBytes: config.maxMessageBytes }
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: config.maxMessageBytes,
+    perMessageDeflate: false,
+    handleProtocols: chooseProtocol,
+  })
   let nextConnectionId = 1
   let closing = false
 
-  const server = http.createServer((req, res) => {
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
     handleHttp(req, res).catch((err) => {
-      log.error('http handler failed', { url: req.url, err })
+      log.error('http handler failed', { path: rawPath(req.url), err })
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' })
       res.end('internal error\n')
     })
-  })
+  }
+  const server = deps.tls ? https.createServer({ cert: deps.tls.cert, key: deps.tls.key }, onRequest) : http.createServer(onRequest)
+  // A client that opens a TCP connection and never finishes its request is dropped.
+  server.headersTimeout = 10_000
+  server.requestTimeout = 30_000
 
   async function handleHttp(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const path = rawPath(req.url)
     const text = (status: number, body: string) => {
       res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' })
       res.end(body + '\n')
+    }
+    const json = (status: number, body: unknown) => {
+      res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' })
+      res.end(JSON.stringify(body) + '\n')
+    }
+    if (req.method === 'POST' && path.startsWith(API_PREFIX) && path.endsWith(SHARE_SUFFIX)) {
+      const name = decodeName(path.slice(API_PREFIX.length, -SHARE_SUFFIX.length))
+      if (!name.ok) return json(400, { error: name.reason })
+      return share(req, name.name, json)
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') return text(405, 'method not allowed')
     if (path === '/healthz') {
@@ -108,6 +142,8 @@ export function createServer(config: Config, deps: ServerDeps): TandemServer {
     if (path.startsWith(API_PREFIX) && path.endsWith(TEXT_SUFFIX)) {
       const name = decodeName(path.slice(API_PREFIX.length, -TEXT_SUFFIX.length))
       if (!name.ok) return text(400, name.reason)
+      const decision = await auth.authorize(httpToken(req), name.name)
+      if (!decision.ok) return text(decision.status, decision.reason)
       const content = await rooms.text(name.name)
       if (content === null) return text(404, 'no such document')
       res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' })
@@ -123,19 +159,71 @@ export function createServer(config: Config, deps: ServerDeps): TandemServer {
     sendAsset(config.clientDir, path, res, () => text(404, 'not found'))
   }
 
+  /** Mints a share link for a document, for a holder of an editor token for it. */
+  async function share(req: http.IncomingMessage, name: string, json: (status: number, body: unknown) => void): Promise<void> {
+    if (!auth.enabled) return json(404, { error: 'auth is off' })
+    if (!auth.canMint) return json(501, { error: 'this server cannot mint tokens: it has no AUTH_SECRET' })
+    const decision = await auth.authorize(httpToken(req), name)
+    if (!decision.ok) return json(decision.status, { error: decision.reason })
+    if (decision.grant.role !== 'editor') return json(403, { error: 'only editors can share' })
+    let body: { role?: unknown; ttlSeconds?: unknown }
+    try {
+      body = JSON.parse((await readBody(req, 4096)) || '{}')
+    } catch {
+      return json(400, { error: 'the body must be JSON of at most 4 KiB' })
+    }
+    const role = body.role ?? 'viewer'
+    if (role !== 'viewer' && role !== 'editor') return json(400, { error: 'role must be viewer or editor' })
+    const ttl = body.ttlSeconds ?? SHARE_DEFAULT_TTL_S
+    if (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl < 1 || ttl > SHARE_MAX_TTL_S) {
+      return json(400, { error: `ttlSeconds must be a whole number from 1 to ${SHARE_MAX_TTL_S}` })
+    }
+    const token = await auth.mint({ doc: name, role, ttlSeconds: ttl })
+    json(200, { token, url: `${DOC_PREFIX}${encodeURIComponent(name)}?token=${token}`, expiresAt: Date.now() + ttl * 1000 })
+  }
+
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => {}) // a client vanishing mid-handshake is not our error
+    upgrade(req, socket, head).catch((err) => {
+      log.error('upgrade failed', { err })
+      refuse(socket, 500, 'internal error')
+    })
+  })
+
+  /**
+   * Everything about a connection is decided here, before a WebSocket or a room exists: path,
+   * name, origin, per-address limits and the token. Refusals are plain HTTP answers.
+   */
+  async function upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const path = rawPath(req.url)
     if (!path.startsWith(WS_PREFIX)) return refuse(socket, 404, 'not found')
     const name = decodeName(path.slice(WS_PREFIX.length))
     if (!name.ok) return refuse(socket, 400, name.reason)
     if (closing) return refuse(socket, 503, 'server is shutting down')
-    const remote = req.socket.remoteAddress ?? 'unknown'
-    wss.handleUpgrade(req, socket, head, (ws) => void accept(ws, name.name, remote))
-  })
+    if (!originAllowed(req, config.allowedOrigins)) return refuse(socket, 403, 'origin not allowed')
+    const address = clientAddress(req, config.trustProxy)
+    const limited = addressLimits.admit(address)
+    if (limited) return refuse(socket, 429, limited)
+    // The TCP socket closes however this ends (refused, failed handshake, WebSocket closed).
+    socket.once('close', () => addressLimits.release(address))
+    const decision = await auth.authorize(upgradeToken(req), name.name)
+    if (!decision.ok) return refuse(socket, decision.status, decision.reason)
+    if (socket.destroyed) return
+    if (closing) return refuse(socket, 503, 'server is shutting down')
+    wss.handleUpgrade(req, socket, head, (ws) => void accept(ws, name.name, address, decision.grant))
+  }
 
-  async function accept(ws: WebSocket, name: string, remote: string): Promise<void> {
-    const conn = new Connection(ws, { id: nextConnectionId++, room: name, remote, log, metrics })
+  async function accept(ws: WebSocket, name: string, remote: string, grant: Grant): Promise<void> {
+    const conn = new Connection(ws, {
+      id: nextConnectionId++,
+      room: name,
+      remote,
+      log,
+      metrics,
+      canWrite: grant.role === 'editor',
+      expiresAt: grant.expiresAt,
+      limits: connectionLimits,
+    })
     metrics.connectionsOpened++
     connections.add(conn)
     conn.onClose(() => connections.delete(conn))
@@ -169,6 +257,7 @@ export function createServer(config: Config, deps: ServerDeps): TandemServer {
   const heartbeat = setInterval(() => {
     const now = Date.now()
     for (const conn of connections) conn.heartbeat(now, config.heartbeatMs, protocol.keepAlive)
+    addressLimits.sweep(now)
   }, config.heartbeatMs)
   heartbeat.unref()
 
@@ -228,6 +317,24 @@ function refuse(socket: Duplex, status: number, reason: string): void {
       'Connection: close\r\nContent-Type: text/plain; charset=utf-8\r\n' +
       `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
   )
+}
+
+function readBody(req: http.IncomingMessage, limit: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let size = 0
+    const chunks: Buffer[] = []
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length
+      if (size > limit) {
+        reject(new Error('body too large'))
+        req.destroy()
+      } else {
+        chunks.push(chunk)
+      }
+    })
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')))
+    req.on('error', reject)
+  })
 }
 
 function waitUntil(condition: () => boolean, timeoutMs: number): Promise<void> {

@@ -23,7 +23,7 @@ test('1. defaults', () => {
       host: 'localhost',
       dataDir: '/srv/tandem/data',
       clientDir: '/opt/tandem/client/dist',
-      maxMessageBytes: 8 * 1024 * 1024,
+      maxMessageBytes: 4 * 1024 * 1024,
       roomIdleMs: 30_000,
       heartbeatMs: 15_000,
       compactAfterUpdates: 1000,
@@ -35,6 +35,24 @@ test('1. defaults', () => {
       redisPrefix: 'tandem',
       instanceId: 'tandem',
       catchUpMs: 5000,
+      authSecret: null,
+      authPublicKey: null,
+      allowedOrigins: [],
+      trustProxy: false,
+      tls: null,
+      limits: {
+        maxDocBytes: 32 * 1024 * 1024,
+        messagesPerSecond: 300,
+        bytesPerSecond: 1024 * 1024,
+        abuseAfterSeconds: 10,
+        maxConnectionsPerIp: 100,
+        maxConnectsPerMinutePerIp: 300,
+        maxAwarenessStates: 8,
+        maxAwarenessStateBytes: 16384,
+        maxBufferedBytes: 16 * 1024 * 1024,
+        maxPendingBytes: 4 * 1024 * 1024,
+        handshakeTimeoutMs: 10_000,
+      },
     },
   )
   assert.ok(Object.isFrozen(config))
@@ -65,7 +83,7 @@ test('3. values are trimmed, blanks mean the default, enums ignore case, paths r
   assert.equal(config.host, '0.0.0.0')
   assert.equal(config.dataDir, '/var/lib/tandem')
   assert.equal(config.clientDir, '/opt/tandem/web')
-  assert.equal(config.maxMessageBytes, 8 * 1024 * 1024)
+  assert.equal(config.maxMessageBytes, 4 * 1024 * 1024)
   assert.equal(config.roomIdleMs, 0)
   assert.equal(config.heartbeatMs, 100)
   assert.equal(config.compactAfterUpdates, 1)

@@ -18,6 +18,13 @@ test('1. each error code maps to its documented close code', () => {
     LOAD_FAILED: 1011,
     INTERNAL: 1011,
     SHUTTING_DOWN: 1012,
+    SLOW_READER: 1013,
+    TOKEN_EXPIRED: 4401,
+    HANDSHAKE_TIMEOUT: 4408,
+    DOCUMENT_TOO_LARGE: 4413,
+    AWARENESS_TOO_LARGE: 4413,
+    TOO_MANY_PENDING: 4422,
+    RATE_LIMITED: 4429,
   })
   const err = new TandemError('INVALID_UPDATE', 'nope')
   assert.equal(err.closeCode, CloseCode.invalidUpdate)

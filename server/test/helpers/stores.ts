@@ -24,6 +24,11 @@ export class InstrumentedStore implements Store {
    * (or rejects) the call fails without reaching the inner store.
    */
   before: Partial<Record<Method, (call: StoreCall) => unknown>> = {}
+  /**
+   * Runs after the inner call succeeded, before its result is returned: holding it here models
+   * an answer that was read at one moment and arrives later (a slow network to the database).
+   */
+  after: Partial<Record<Method, (call: StoreCall) => unknown>> = {}
 
   constructor(inner: Store = new MemoryStore()) {
     this.inner = inner
@@ -33,24 +38,20 @@ export class InstrumentedStore implements Store {
     return this.calls.filter((c) => c.method === method).length
   }
 
-  async load(name: string): Promise<StoredDoc | null> {
-    await this.enter({ method: 'load', name, data: [] })
-    return this.inner.load(name)
+  load(name: string): Promise<StoredDoc | null> {
+    return this.run({ method: 'load', name, data: [] }, () => this.inner.load(name))
   }
 
-  async loadAfter(name: string, seq: number): Promise<StoredDoc | null> {
-    await this.enter({ method: 'loadAfter', name, data: [], upTo: seq })
-    return this.inner.loadAfter(name, seq)
+  loadAfter(name: string, seq: number): Promise<StoredDoc | null> {
+    return this.run({ method: 'loadAfter', name, data: [], upTo: seq }, () => this.inner.loadAfter(name, seq))
   }
 
-  async append(name: string, updates: readonly Uint8Array[]): Promise<number> {
-    await this.enter({ method: 'append', name, data: updates.slice() })
-    return this.inner.append(name, updates)
+  append(name: string, updates: readonly Uint8Array[]): Promise<number> {
+    return this.run({ method: 'append', name, data: updates.slice() }, () => this.inner.append(name, updates))
   }
 
-  async compact(name: string, snapshot: Uint8Array, upTo: number): Promise<void> {
-    await this.enter({ method: 'compact', name, data: [snapshot], upTo })
-    return this.inner.compact(name, snapshot, upTo)
+  compact(name: string, snapshot: Uint8Array, upTo: number): Promise<void> {
+    return this.run({ method: 'compact', name, data: [snapshot], upTo }, () => this.inner.compact(name, snapshot, upTo))
   }
 
   ping(): Promise<void> {
@@ -61,9 +62,13 @@ export class InstrumentedStore implements Store {
     return this.inner.close()
   }
 
-  private async enter(call: StoreCall): Promise<void> {
+  private async run<T>(call: StoreCall, inner: () => Promise<T>): Promise<T> {
     this.calls.push(call)
-    const hook = this.before[call.method]
-    if (hook) await hook(call)
+    const before = this.before[call.method]
+    if (before) await before(call)
+    const result = await inner()
+    const after = this.after[call.method]
+    if (after) await after(call)
+    return result
   }
 }

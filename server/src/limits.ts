@@ -1,0 +1,82 @@
+/**
+ * Rate limits. A connection's budget is a pair of token buckets (messages and bytes) that may go
+ * into debt: a sender over budget is first slowed (the socket stops being read until the debt
+ * is paid), and only one that runs far ahead is cut off. People typing or pasting stay far below.
+ */
+
+export class RateBudget {
+  private messages: number
+  private bytes: number
+  private last: number
+  private readonly messagesPerSecond: number
+  private readonly bytesPerSecond: number
+  private readonly messageBurst: number
+  private readonly byteBurst: number
+
+  /** Bursts: 10 s of messages, and at least two maximum-size messages of bytes. */
+  constructor(options: { messagesPerSecond: number; bytesPerSecond: number; maxMessageBytes: number }, now = performance.now()) {
+    this.messagesPerSecond = options.messagesPerSecond
+    this.bytesPerSecond = options.bytesPerSecond
+    this.messageBurst = options.messagesPerSecond * 10
+    this.byteBurst = Math.max(options.bytesPerSecond * 10, options.maxMessageBytes * 2)
+    this.messages = this.messageBurst
+    this.bytes = this.byteBurst
+    this.last = now
+  }
+
+  /**
+   * Charges one message of `size` bytes. Returns how many seconds the sender is ahead of its
+   * budget (0 when within it): the caller pauses reading that long, or closes past a limit.
+   */
+  charge(size: number, now = performance.now()): number {
+    const elapsed = (now - this.last) / 1000
+    this.last = now
+    this.messages = Math.min(this.messageBurst, this.messages + elapsed * this.messagesPerSecond) - 1
+    this.bytes = Math.min(this.byteBurst, this.bytes + elapsed * this.bytesPerSecond) - size
+    return Math.max(0, -this.messages / this.messagesPerSecond, -this.bytes / this.bytesPerSecond)
+  }
+}
+
+/** Concurrent connections and new connections per minute, per client address. */
+export class AddressLimits {
+  private readonly open = new Map<string, number>()
+  /** Start times of the connects in the last minute, per address. */
+  private readonly recent = new Map<string, number[]>()
+  private readonly maxOpen: number
+  private readonly maxPerMinute: number
+
+  constructor(options: { maxConnectionsPerIp: number; maxConnectsPerMinutePerIp: number }) {
+    this.maxOpen = options.maxConnectionsPerIp
+    this.maxPerMinute = options.maxConnectsPerMinutePerIp
+  }
+
+  /** Null when admitted (and counted: call release() when it ends); otherwise why not. */
+  admit(address: string, now = Date.now()): string | null {
+    const open = this.open.get(address) ?? 0
+    if (open >= this.maxOpen) return `more than ${this.maxOpen} connections from this address`
+    const recent = (this.recent.get(address) ?? []).filter((t) => now - t < 60_000)
+    if (recent.length >= this.maxPerMinute) {
+      this.recent.set(address, recent)
+      return `more than ${this.maxPerMinute} new connections a minute from this address`
+    }
+    recent.push(now)
+    this.recent.set(address, recent)
+    this.open.set(address, open + 1)
+    return null
+  }
+
+  release(address: string): void {
+    const open = (this.open.get(address) ?? 1) - 1
+    if (open <= 0) this.open.delete(address)
+    else this.open.set(address, open)
+  }
+
+  /** Forgets minute windows that have passed, so the map does not grow without end. */
+  sweep(now = Date.now()): void {
+    for (const [address, times] of this.recent) {
+      const kept = times.filter((t) => now - t < 60_000)
+      if (kept.length === 0) this.recent.delete(address)
+      else this.recent.set(address, kept)
+    }
+  }
+}
