@@ -96,9 +96,13 @@ export async function docText(page: Page): Promise<string> {
   })
 }
 
-/** The document's text as the server holds it, or null when it was never written (404). */
-export async function apiText(server: TandemServer, name: string): Promise<string | null> {
-  const res = await fetch(`${server.url}/api/docs/${encodeURIComponent(name)}/text`)
+/**
+ * The document's text as the server holds it, or null when it was never written (404). A server
+ * with AUTH_SECRET needs a `token` for the document.
+ */
+export async function apiText(server: TandemServer, name: string, token?: string): Promise<string | null> {
+  const query = token === undefined ? '' : `?token=${encodeURIComponent(token)}`
+  const res = await fetch(`${server.url}/api/docs/${encodeURIComponent(name)}/text${query}`)
   if (res.status === 404) return null
   if (!res.ok) throw new Error(`GET /api/docs/${name}/text answered ${res.status}`)
   return res.text()
@@ -237,6 +241,8 @@ export interface OpenOptions {
   readonly doc?: string
   /** Do not wait for `data-status=saved` (for pages opened while the server is down). */
   readonly waitForSaved?: boolean
+  /** Open it on this server instead of the test's (another instance of a cluster). */
+  readonly server?: TandemServer
 }
 
 export interface Editors {
@@ -312,7 +318,8 @@ export const test = base.extend<Fixtures>({
 
     const open = async (options: OpenOptions = {}): Promise<Page> => {
       const page = await newPage(options.name)
-      await page.goto(urlOf(options.doc ?? docName))
+      const on = options.server ?? server
+      await page.goto(`${on.url}/d/${encodeURIComponent(options.doc ?? docName)}`)
       await expect(page.locator('.cm-content')).toBeVisible()
       if (options.name) {
         // Named the way a returning person is: set once, remembered, and in place from the

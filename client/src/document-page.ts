@@ -1,23 +1,29 @@
 /** The editor page for /d/<name>: a header of document controls above the editor. */
+import { accessNotice, watchAccess } from './access.js'
 import { openCollab } from './collab.js'
-import { copyLinkButton } from './copy-link.js'
 import { h } from './dom.js'
-import { createEditor } from './editor.js'
+import { createEditor, setEditable } from './editor.js'
 import { loadUser, onlineList, publishUser, userControls } from './presence.js'
 import { recordVisit } from './recent.js'
 import { trackSaved } from './saved.js'
+import { shareControl } from './share.js'
 import { statusIndicator } from './status.js'
 import { themeToggle } from './theme.js'
+import { readAccess } from './token.js'
 
 export function mountDocument(root: HTMLElement, name: string): void {
   document.title = `${name} · Tandem`
   recordVisit(name)
 
-  const collab = openCollab(name)
+  // The token stays in the address, so a reload keeps working; it is never logged.
+  const access = readAccess(location.search)
+  const viewer = access.role === 'viewer'
+  const collab = openCollab(name, access.token)
   // Registered before the socket's first message can arrive (it opens asynchronously).
   const saved = trackSaved(collab.provider, collab.doc)
+  const watch = watchAccess(collab, access)
   const user = loadUser()
-  publishUser(collab.awareness, user)
+  publishUser(collab.awareness, access.name === null ? user : { ...user, name: access.name })
 
   const header = h(
     'header',
@@ -28,22 +34,31 @@ export function mountDocument(root: HTMLElement, name: string): void {
       h('a', { href: '/', class: 'home-link', 'aria-label': 'Tandem home', title: 'All documents' }, 'Tandem'),
       h('span', { class: 'doc-title-sep', 'aria-hidden': 'true' }, '/'),
       h('h1', { class: 'doc-name', 'data-testid': 'doc-name', title: name }, name),
-      statusIndicator(collab, saved),
+      viewer &&
+        h(
+          'span',
+          { class: 'view-only', 'data-testid': 'view-only', title: 'This link lets you read and follow along, not edit' },
+          'View only',
+        ),
+      statusIndicator(collab, saved, watch, viewer),
     ),
     h(
       'div',
       { class: 'doc-actions' },
       onlineList(collab.awareness),
-      userControls(collab.awareness, user),
-      copyLinkButton(),
+      userControls(collab.awareness, user, access.name),
+      shareControl(name, access),
       themeToggle(),
     ),
+    accessNotice(watch),
   )
   const editorHost = h('main', { class: 'editor-host' })
   root.replaceChildren(header, editorHost)
   root.className = 'page-document'
 
-  const view = createEditor(editorHost, collab)
+  const view = createEditor(editorHost, collab, { editable: !viewer })
+  // Whatever is typed after the server refused the link could never be sent.
+  watch.onRefused(() => setEditable(view, collab, false))
   view.focus()
 
   const { doc, provider, awareness, undoManager } = collab

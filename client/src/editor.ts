@@ -79,7 +79,28 @@ const editorTheme = EditorView.theme({
   '& .cm-ySelectionCaret': { borderLeftWidth: '2px', borderRightWidth: '0', marginLeft: '-1px', marginRight: '-1px' },
 })
 
-export function createEditor(parent: HTMLElement, collab: Collab): EditorView {
+/** Whether the person may type: a compartment, so access lost mid-visit can take it away. */
+const editing = new Compartment()
+
+function editingExtensions(editable: boolean, undoManager: Y.UndoManager) {
+  if (editable) return [keymap.of(yUndoManagerKeymap), redoOnShiftZ(undoManager)]
+  return [
+    // readOnly stops every command and input path that checks it (paste, drop, cut, keys);
+    // editable=false also leaves the browser nothing to type into. Undo is left out: the
+    // Y.UndoManager writes to the Y.Text directly, past both.
+    EditorState.readOnly.of(true),
+    EditorView.editable.of(false),
+    // Still focusable, so a reader can put a caret or select text, which others see.
+    EditorView.contentAttributes.of({ tabindex: '0' }),
+  ]
+}
+
+/** Allows or stops typing in `view` (a viewer's link, or access that expired). */
+export function setEditable(view: EditorView, collab: Collab, editable: boolean): void {
+  view.dispatch({ effects: editing.reconfigure(editingExtensions(editable, collab.undoManager)) })
+}
+
+export function createEditor(parent: HTMLElement, collab: Collab, options: { editable: boolean }): EditorView {
   const dark = new Compartment()
   const darkFor = (theme: Theme) => EditorView.darkTheme.of(theme === 'dark')
   const view = new EditorView({
@@ -97,9 +118,10 @@ export function createEditor(parent: HTMLElement, collab: Collab): EditorView {
         markdown({ base: markdownLanguage }),
         syntaxHighlighting(markdownHighlight),
         highlightSelectionMatches(),
-        // No historyKeymap: undo is yUndoManagerKeymap's, bound before the defaults so it wins.
-        keymap.of([...yUndoManagerKeymap, ...searchKeymap, ...defaultKeymap]),
-        redoOnShiftZ(collab.undoManager),
+        // No historyKeymap: undo is yUndoManagerKeymap's (in `editing`), bound before the
+        // defaults so it wins.
+        editing.of(editingExtensions(options.editable, collab.undoManager)),
+        keymap.of([...searchKeymap, ...defaultKeymap]),
         yCollab(collab.text, collab.awareness, { undoManager: collab.undoManager }),
         freshCaretNames(collab.awareness, collab.text),
         editorTheme,

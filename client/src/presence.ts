@@ -44,9 +44,14 @@ export function publishUser(awareness: Awareness, user: User): void {
   awareness.setLocalStateField('user', { name: user.name, color: user.color, colorLight: `${user.color}33` })
 }
 
-/** Name and colour inputs that edit, store and publish the local user. */
-export function userControls(awareness: Awareness, initial: User): HTMLElement {
+/**
+ * Name and colour inputs that edit, store and publish the local user. A `linkName` (the name a
+ * link's token assigns) is shown and published instead of the stored name, and cannot be edited
+ * here; it is never stored, so the person's own name is still theirs on other links.
+ */
+export function userControls(awareness: Awareness, initial: User, linkName: string | null = null): HTMLElement {
   let user = initial
+  const shown = (u: User): User => (linkName === null ? u : { ...u, name: linkName })
   const nameInput = h('input', {
     type: 'text',
     class: 'user-name',
@@ -55,7 +60,9 @@ export function userControls(awareness: Awareness, initial: User): HTMLElement {
     maxlength: String(MAX_NAME_LENGTH),
     autocomplete: 'nickname',
     spellcheck: 'false',
-    value: user.name,
+    value: shown(user).name,
+    readonly: linkName !== null,
+    title: linkName === null ? undefined : 'Your name comes from the link you opened',
   })
   const colorInput = h('input', {
     type: 'color',
@@ -67,9 +74,10 @@ export function userControls(awareness: Awareness, initial: User): HTMLElement {
   const update = (next: User) => {
     user = next
     writeJson(STORAGE_KEY, user)
-    publishUser(awareness, user)
+    publishUser(awareness, shown(user))
   }
   nameInput.addEventListener('input', () => {
+    if (linkName !== null) return
     const name = nameInput.value.trim()
     // An empty name is only a moment in the middle of retyping it; keep the last real one.
     if (name !== '') update({ ...user, name })
@@ -85,9 +93,9 @@ export function userControls(awareness: Awareness, initial: User): HTMLElement {
     const next = event.key === STORAGE_KEY ? storedUser() : null
     if (!next || (next.name === user.name && next.color === user.color)) return
     user = next
-    if (document.activeElement !== nameInput) nameInput.value = next.name
+    if (document.activeElement !== nameInput) nameInput.value = shown(next).name
     colorInput.value = next.color
-    publishUser(awareness, user)
+    publishUser(awareness, shown(user))
   })
   return h('div', { class: 'user-controls' }, colorInput, nameInput)
 }

@@ -3,6 +3,7 @@
  * what the provider, IndexedDB and the server's `saved` answers have said; the element only
  * re-renders it. The data-* values are a contract: the e2e tests read them.
  */
+import type { AccessWatch, Refusal } from './access.js'
 import type { Collab } from './collab.js'
 import { h } from './dom.js'
 import type { SavedTracker } from './saved.js'
@@ -24,6 +25,8 @@ export interface StatusInputs {
   readonly loaded: boolean
   /** The server confirmed storing everything sent on this connection (saved.ts). */
   readonly settled: boolean
+  /** The link is a viewer's: the server applies none of this page's updates. */
+  readonly viewer: boolean
 }
 
 export interface Status {
@@ -41,6 +44,10 @@ export function deriveStatus(i: StatusInputs): Status {
         : 'connecting'
   if (!i.loaded) return { connection, save: 'loading' }
   if (connection !== 'connected') return { connection, save: 'offline' }
+  // A viewer has nothing to save: it cannot type, and the server would drop its updates anyway.
+  // Connected and synced, it holds what the server holds, which is what `saved` means to anyone
+  // reading the indicator (the e2e tests included); "Unsaved changes" would be a false alarm.
+  if (i.viewer) return { connection, save: 'saved' }
   return { connection, save: i.settled ? 'saved' : 'unsaved' }
 }
 
@@ -51,6 +58,12 @@ const connectionText: Record<ConnectionState, string> = {
   closed: 'Disconnected: reload to retry',
 }
 
+/** Shown instead of "Disconnected" when the server refused the link (access.ts has the details). */
+const refusedText: Record<Refusal, string> = {
+  expired: 'Access expired',
+  invalid: 'No access',
+}
+
 const saveText: Record<SaveState, string> = {
   loading: 'Loading…',
   saved: 'Saved',
@@ -58,7 +71,15 @@ const saveText: Record<SaveState, string> = {
   offline: 'Offline: saved on this device',
 }
 
-export function statusIndicator(collab: Collab, saved: SavedTracker): HTMLElement {
+/** A viewer's words for the same states: it reads the document, it does not save it. */
+const viewerSaveText: Record<SaveState, string> = {
+  loading: 'Loading…',
+  saved: 'Live',
+  unsaved: 'Live',
+  offline: 'Offline: showing the last copy',
+}
+
+export function statusIndicator(collab: Collab, saved: SavedTracker, access: AccessWatch, viewer: boolean): HTMLElement {
   const { provider, persistence, doc } = collab
   // Only the connection part is a live region: the saved part flips on every keystroke, and
   // announcing each flip would drown a screen reader user in "Unsaved changes".
@@ -77,14 +98,17 @@ export function statusIndicator(collab: Collab, saved: SavedTracker): HTMLElemen
       closed: !provider.shouldConnect,
       loaded,
       settled: saved.settled(),
+      viewer,
     })
+    const refusal = access.refusal()
     el.dataset.connection = status.connection
     el.dataset.status = status.save
-    connectionLabel.textContent = connectionText[status.connection]
+    connectionLabel.textContent = refusal && status.connection === 'closed' ? refusedText[refusal] : connectionText[status.connection]
     connectionLabel.hidden = status.connection === 'connected'
-    saveLabel.textContent = saveText[status.save]
+    saveLabel.textContent = (viewer ? viewerSaveText : saveText)[status.save]
     // Every page load passes through "not connected yet"; saying "Offline" then would alarm.
-    saveLabel.hidden = status.connection === 'connecting'
+    // A refused link has the notice under the header to explain itself; "Offline" would not.
+    saveLabel.hidden = status.connection === 'connecting' || (refusal !== null && status.connection === 'closed')
   }
 
   provider.on('status', render)
@@ -100,6 +124,7 @@ export function statusIndicator(collab: Collab, saved: SavedTracker): HTMLElemen
   provider.on('closed', render)
   persistence.on('synced', render)
   saved.onChange(render)
+  access.onRefused(render)
   doc.on('update', render)
   render()
   return el
