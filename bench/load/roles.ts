@@ -1,0 +1,314 @@
+/**
+ * What the clients of one load process do in each scenario. Each function is one step the
+ * harness calls over IPC; state lives in the Load object the worker keeps. Every step has a
+ * deadline and a fixed amount of work.
+ */
+import { monitorEventLoopDelay } from 'node:perf_hooks'
+import type { ClientKind } from '../servers/index.js'
+import { createClient, type BenchClient } from './client.js'
+import { readUpdates } from './trace.js'
+import { Reader, Samples, Typist, summarize, type LatencySummary } from './typing.js'
+import { sleep, waitFor, withTimeout } from './wait.js'
+
+export interface Target {
+  readonly kind: ClientKind
+  readonly url: string
+}
+
+/** Socket bytes queued before the replay typist waits for the server to read: TCP backpressure. */
+const MAX_BUFFERED = 256 * 1024
+
+export class Load {
+  private clients: BenchClient[] = []
+  private typists: Typist[] = []
+  private readers: Reader[] = []
+  private readonly samples = new Samples()
+  private lastTexts = new Map<BenchClient, number>()
+
+  /** Opens clients `batch` at a time, each batch synced before the next (or timeout). */
+  private async open(target: Target, rooms: readonly string[], user: boolean, batch: number, timeoutMs: number): Promise<BenchClient[]> {
+    const opened: BenchClient[] = []
+    const deadline = performance.now() + timeoutMs
+    for (let i = 0; i < rooms.length; i += batch) {
+      const group = rooms.slice(i, i + batch).map((room, j) =>
+        createClient(target.kind, target.url, room, user ? { user: { name: `user-${i + j}`, color: '#30bced' } } : {}),
+      )
+      opened.push(...group)
+      this.clients.push(...group)
+      const left = deadline - performance.now()
+      await withTimeout(Promise.all(group.map((c) => c.whenSynced())), Math.max(1, left), `opening ${rooms.length} clients (${opened.length - group.length} synced)`)
+    }
+    return opened
+  }
+
+  // ---- 1. Fan-out --------------------------------------------------------------------------
+
+  /** One typist and readers up to `readers` in one room. */
+  async fanoutOpen(a: Target & { room: string; readers: number; timeoutMs: number }): Promise<{ ms: number }> {
+    const started = performance.now()
+    if (this.typists.length === 0) {
+      const [client] = await this.open(a, [a.room], true, 1, a.timeoutMs)
+      this.typists.push(new Typist(client!, 0))
+    }
+    const more = a.readers - this.readers.length
+    if (more > 0) {
+      const opened = await this.open(a, Array(more).fill(a.room), true, 50, a.timeoutMs)
+      for (const c of opened) this.readers.push(new Reader(c, this.typists, this.samples))
+    }
+    // Let the join-time awareness traffic settle before anything is measured.
+    await sleep(300)
+    return { ms: performance.now() - started }
+  }
+
+  /** `edits` keystrokes at `rate` per second, each with a cursor move; latency at every reader. */
+  async fanoutType(a: { edits: number; rate: number; drainMs: number }): Promise<TypeResult> {
+    const typist = this.typists[0]!
+    return this.measure(a.drainMs, async () => {
+      const t0 = performance.now()
+      for (let i = 0; i < a.edits; i++) {
+        const due = t0 + (i * 1000) / a.rate
+        const wait = due - performance.now()
+        if (wait > 1) await sleep(wait)
+        typist.keystroke()
+      }
+      return a.edits * this.readers.length
+    })
+  }
+
+  // ---- 2. Many rooms -----------------------------------------------------------------------
+
+  async roomsOpen(a: Target & { rooms: number; perRoom: number; batch: number; timeoutMs: number }): Promise<{ ms: number }> {
+    const started = performance.now()
+    const names: string[] = []
+    for (let r = 0; r < a.rooms; r++) for (let k = 0; k < a.perRoom; k++) names.push(`room-${r}`)
+    const opened = await this.open(a, names, true, a.batch, a.timeoutMs)
+    for (let r = 0; r < a.rooms; r++) {
+      const members = opened.slice(r * a.perRoom, (r + 1) * a.perRoom)
+      const typists = members.map((c, k) => new Typist(c, r * a.perRoom + k))
+      this.typists.push(...typists)
+      for (const c of members) this.readers.push(new Reader(c, typists, this.samples))
+    }
+    await sleep(500)
+    return { ms: performance.now() - started }
+  }
+
+  /**
+   * Clients type at `rate` per second for `durationMs`. With `turnMs`, the members of a room
+   * take turns of that length (one typist per room at a time), as people writing together do.
+   */
+  async roomsType(a: { durationMs: number; rate: number; perRoom: number; turnMs: number; drainMs: number }): Promise<TypeResult> {
+    return this.measure(a.drainMs, async () => {
+      const period = 1000 / a.rate
+      const t0 = performance.now()
+      let typed = 0
+      const schedule = (k: number): number[] => {
+        // A fixed phase per typist (golden-ratio spread): the same schedule on every server.
+        const phase = ((k * 0.618034) % 1) * period
+        const member = k % a.perRoom
+        const times: number[] = []
+        for (let t = phase; t < a.durationMs; t += period) {
+          if (a.turnMs > 0 && Math.floor(t / a.turnMs) % a.perRoom !== member) continue
+          times.push(t0 + t)
+        }
+        return times
+      }
+      await Promise.all(
+        this.typists.map(async (typist, k) => {
+          for (const due of schedule(k)) {
+            const wait = due - performance.now()
+            if (wait > 1) await sleep(wait)
+            typist.keystroke()
+            typed++
+          }
+        }),
+      )
+      return typed * (a.perRoom - 1) // each keystroke is expected at the other members of its room
+    })
+  }
+
+  private async measure(drainMs: number, type: () => Promise<number>): Promise<TypeResult> {
+    this.samples.reset()
+    for (const r of this.readers) r.catchUp()
+    const cpu0 = process.cpuUsage()
+    // The load process's own stalls: if it lags, latency is measured on a busy client.
+    const histogram = monitorEventLoopDelay({ resolution: 10 })
+    histogram.enable()
+    const started = performance.now()
+    const expected = await type()
+    const typedMs = performance.now() - started
+    await waitFor(() => this.readers.every((r) => r.missing === 0), drainMs, 10)
+    const cpu = process.cpuUsage(cpu0)
+    histogram.disable()
+    return {
+      clientLagP99Ms: Math.max(0, histogram.percentile(99) / 1e6 - 10),
+      latency: this.samples.summary(),
+      expected,
+      delivered: this.samples.count,
+      typedMs,
+      clientCpuMs: (cpu.user + cpu.system) / 1000,
+    }
+  }
+
+  // ---- 3. Replay and 4. cold open -----------------------------------------------------------
+
+  /**
+   * One typist sends the trace's first `n` keystroke updates as fast as its socket drains; a
+   * watcher in the same process reports when its text equals `expected`.
+   */
+  async replay(a: Target & { room: string; updatesFile: string; n: number; expected: string; timeoutMs: number }): Promise<ReplayResult> {
+    const updates = readUpdates(a.updatesFile, a.n)
+    const [watcher, typist] = await this.open(a, [a.room, a.room], true, 2, 20_000)
+    const done = new Promise<number>((resolve) => {
+      watcher!.doc.on('update', () => {
+        const text = watcher!.text
+        if (text.length === a.expected.length && text.toString() === a.expected) resolve(performance.now())
+      })
+    })
+    const cpu0 = process.cpuUsage()
+    const t0 = performance.now()
+    const sending = (async () => {
+      for (let i = 0; i < updates.length; i++) {
+        typist!.sendUpdate(updates[i]!)
+        if (i % 64 === 63 && typist!.bufferedAmount() > MAX_BUFFERED) {
+          if (!(await waitFor(() => typist!.bufferedAmount() <= MAX_BUFFERED / 2, a.timeoutMs, 1))) throw new Error('socket never drained')
+        }
+      }
+      return performance.now()
+    })()
+    const [sentAt, doneAt] = await withTimeout(Promise.all([sending, done]), a.timeoutMs, 'replay')
+    const cpu = process.cpuUsage(cpu0)
+    return { ms: doneAt - t0, sendMs: sentAt - t0, clientCpuMs: (cpu.user + cpu.system) / 1000, updates: updates.length }
+  }
+
+  /** A new client opens `room`: time until it holds `expected` (its text, not just the sync event). */
+  async openOnce(a: Target & { room: string; expected: string; timeoutMs: number }): Promise<OpenResult> {
+    const t0 = performance.now()
+    const client = createClient(a.kind, a.url, a.room)
+    this.clients.push(client)
+    let syncedMs = NaN
+    const synced = client.whenSynced().then(() => (syncedMs = performance.now() - t0))
+    void synced
+    const ok = await waitFor(() => client.text.length === a.expected.length && client.text.toString() === a.expected, a.timeoutMs, 1)
+    return { ms: ok ? performance.now() - t0 : NaN, syncedMs, ok, length: client.text.length }
+  }
+
+  // ---- 5. Reconnect storm -------------------------------------------------------------------
+
+  /** `rooms` x `perRoom` clients; the first of each room types `edits` keystrokes; all see them. */
+  async stormOpen(a: Target & { rooms: number; perRoom: number; edits: number; batch: number; timeoutMs: number }): Promise<{ ms: number }> {
+    const started = performance.now()
+    const names: string[] = []
+    for (let r = 0; r < a.rooms; r++) for (let k = 0; k < a.perRoom; k++) names.push(`storm-${r}`)
+    const opened = await this.open(a, names, true, a.batch, a.timeoutMs)
+    const writers: Typist[] = []
+    for (let r = 0; r < a.rooms; r++) {
+      const typist = new Typist(opened[r * a.perRoom]!, r)
+      for (let i = 0; i < a.edits; i++) typist.keystroke()
+      writers.push(typist)
+    }
+    const ok = await waitFor(
+      () => opened.every((c, i) => c.text.length === writers[Math.floor(i / a.perRoom)]!.client.text.length),
+      Math.max(1, a.timeoutMs - (performance.now() - started)),
+      20,
+    )
+    if (!ok) throw new Error('storm set-up: not every client received its room text')
+    for (const c of opened) this.lastTexts.set(c, c.text.length)
+    return { ms: performance.now() - started }
+  }
+
+  async disconnectAll(): Promise<void> {
+    for (const c of this.clients) c.disconnect()
+    await sleep(200)
+  }
+
+  /** Every client connects in the same instant; time until all are synced again. */
+  async reconnectAll(a: { timeoutMs: number }): Promise<StormResult> {
+    const clients = this.clients
+    const t0 = performance.now()
+    let synced = 0
+    let lastAt = NaN
+    const times: number[] = []
+    const all = Promise.all(
+      clients.map(async (c) => {
+        await c.whenSynced()
+        synced++
+        lastAt = performance.now()
+        times.push(lastAt - t0)
+      }),
+    )
+    for (const c of clients) c.connect()
+    const finished = await withTimeout(all, a.timeoutMs, 'reconnect').then(
+      () => true,
+      () => false,
+    )
+    const intact = clients.filter((c) => c.text.length === this.lastTexts.get(c)).length
+    return { ms: finished ? lastAt - t0 : NaN, synced, clients: clients.length, intact, perClient: summarize(times) }
+  }
+
+  // ---- 6. Memory ----------------------------------------------------------------------------
+
+  /** Writes the first `n` trace updates into each room, then checks a fresh client sees them. */
+  async prefill(a: Target & { rooms: string[]; updatesFile: string; n: number; expectedLength: number; batch: number; timeoutMs: number }): Promise<{ ms: number }> {
+    const started = performance.now()
+    const updates = readUpdates(a.updatesFile, a.n)
+    for (let i = 0; i < a.rooms.length; i += a.batch) {
+      const writers = await this.open(a, a.rooms.slice(i, i + a.batch), false, a.batch, a.timeoutMs)
+      for (const w of writers) for (const u of updates) w.sendUpdate(u)
+      await waitFor(() => writers.every((w) => w.bufferedAmount() === 0), a.timeoutMs)
+    }
+    const checkers = await this.open(a, a.rooms, false, a.batch, a.timeoutMs)
+    const ok = await waitFor(() => checkers.every((c) => c.text.length === a.expectedLength), a.timeoutMs, 20)
+    if (!ok) throw new Error('prefill: not every document reached its length')
+    await this.closeAll()
+    return { ms: performance.now() - started }
+  }
+
+  /** Opens one client per name and, when given, waits until each holds `expectedLength` chars. */
+  async openMany(a: Target & { rooms: string[]; batch: number; expectedLength?: number; timeoutMs: number }): Promise<{ ms: number; ok: boolean }> {
+    const started = performance.now()
+    const opened = await this.open(a, a.rooms, false, a.batch, a.timeoutMs)
+    const ok =
+      a.expectedLength === undefined ||
+      (await waitFor(() => opened.every((c) => c.text.length === a.expectedLength), a.timeoutMs, 20))
+    return { ms: performance.now() - started, ok }
+  }
+
+  async closeAll(): Promise<void> {
+    for (const c of this.clients) c.destroy()
+    this.clients = []
+    this.typists = []
+    this.readers = []
+    this.lastTexts = new Map()
+  }
+}
+
+export interface TypeResult {
+  readonly clientLagP99Ms: number
+  readonly latency: LatencySummary
+  readonly expected: number
+  readonly delivered: number
+  readonly typedMs: number
+  readonly clientCpuMs: number
+}
+
+export interface ReplayResult {
+  readonly ms: number
+  readonly sendMs: number
+  readonly clientCpuMs: number
+  readonly updates: number
+}
+
+export interface OpenResult {
+  readonly ms: number
+  readonly syncedMs: number
+  readonly ok: boolean
+  readonly length: number
+}
+
+export interface StormResult {
+  readonly ms: number
+  readonly synced: number
+  readonly clients: number
+  readonly intact: number
+  readonly perClient: LatencySummary
+}

@@ -1,0 +1,65 @@
+/**
+ * The server's own resource use, read from outside its process through /proc, so the same
+ * numbers come from every server whatever it runs: CPU seconds (user + system, all threads,
+ * /proc/<pid>/stat) and resident memory (VmRSS and VmHWM, /proc/<pid>/status).
+ */
+import { execFileSync } from 'node:child_process'
+import fs from 'node:fs'
+
+const TICKS_PER_SECOND = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100
+  } catch {
+    return 100
+  }
+})()
+
+/** CPU time of the process so far, in ms (10 ms resolution at the usual 100 ticks/s). */
+export function cpuMs(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+  // The command name (field 2) may hold spaces; fields after its closing parenthesis are fixed.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  const utime = Number(fields[11])
+  const stime = Number(fields[12])
+  return ((utime + stime) * 1000) / TICKS_PER_SECOND
+}
+
+export interface Memory {
+  readonly rssMB: number
+  /** Peak RSS of the process so far. */
+  readonly hwmMB: number
+}
+
+export function memory(pid: number): Memory {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8')
+  const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN)
+  return { rssMB: kb('VmRSS') / 1024, hwmMB: kb('VmHWM') / 1024 }
+}
+
+/** CPU used by `pid` while `work` runs, with wall time. */
+export async function measureCpu<T>(pid: number, work: () => Promise<T>): Promise<{ result: T; cpuMs: number; wallMs: number }> {
+  const cpu0 = cpuMs(pid)
+  const t0 = performance.now()
+  const result = await work()
+  return { result, cpuMs: cpuMs(pid) - cpu0, wallMs: performance.now() - t0 }
+}
+
+export function median(values: readonly number[]): number {
+  const finite = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b)
+  if (finite.length === 0) return NaN
+  const mid = Math.floor(finite.length / 2)
+  return finite.length % 2 ? finite[mid]! : (finite[mid - 1]! + finite[mid]!) / 2
+}
+
+/** Waits until the process used at most 2 ticks of CPU in `quietMs` (or `timeoutMs` passes): it is idle. */
+export async function waitIdle(pid: number, quietMs = 300, timeoutMs = 15_000): Promise<boolean> {
+  const deadline = performance.now() + timeoutMs
+  let last = cpuMs(pid)
+  while (performance.now() < deadline) {
+    await new Promise((r) => setTimeout(r, quietMs))
+    const now = cpuMs(pid)
+    if (now - last <= (2000 / TICKS_PER_SECOND)) return true
+    last = now
+  }
+  return false
+}

@@ -1,0 +1,28 @@
+/** The size of every scenario, for the full suite and for --quick. */
+
+export interface Params {
+  readonly reps: number
+  readonly fanout: { readonly readers: readonly number[]; readonly edits: number; readonly rate: number }
+  readonly rooms: { readonly rooms: number; readonly perRoom: number; readonly rate: number; readonly turnMs: number; readonly durationMs: number }
+  readonly replay: { readonly updates: number }
+  readonly storm: { readonly rooms: number; readonly perRoom: number; readonly edits: number }
+  readonly memory: { readonly idle: number; readonly docs: number; readonly docUpdates: number }
+}
+
+export const FULL: Params = {
+  reps: 3,
+  fanout: { readers: [50, 200], edits: 100, rate: 20 },
+  rooms: { rooms: 500, perRoom: 4, rate: 5, turnMs: 2000, durationMs: 8_000 },
+  replay: { updates: 259_778 },
+  storm: { rooms: 100, perRoom: 10, edits: 100 },
+  memory: { idle: 1000, docs: 50, docUpdates: 5000 },
+}
+
+export const QUICK: Params = {
+  reps: 1,
+  fanout: { readers: [50, 200], edits: 40, rate: 20 },
+  rooms: { rooms: 100, perRoom: 4, rate: 5, turnMs: 1000, durationMs: 4_000 },
+  replay: { updates: 20_000 },
+  storm: { rooms: 30, perRoom: 10, edits: 50 },
+  memory: { idle: 200, docs: 10, docUpdates: 5000 },
+}

@@ -1,0 +1,154 @@
+/**
+ * Results: bench/results/<timestamp>.json (every run, every metric, and the medians),
+ * <timestamp>.md (a table per scenario, servers side by side, ratios to Tandem) and
+ * <timestamp>-latency.svg (fan-out latency against readers).
+ */
+import fs from 'node:fs'
+import path from 'node:path'
+import { latencyChart } from './chart.js'
+import { median } from './metrics.js'
+import type { Params } from './params.js'
+import { SCENARIOS } from './scenarios/index.js'
+import type { Row } from './scenarios/types.js'
+import { SERVERS, type ServerName } from './servers/index.js'
+import { REPO } from './servers/process.js'
+
+export interface RunRecord {
+  readonly scenario: string
+  readonly server: ServerName
+  readonly rep: number
+  readonly metrics: Record<string, number>
+  readonly notes: string[]
+  error?: string
+  ms?: number
+  /** 1-minute load average at the end of the run (the harness itself accounts for about 2). */
+  load1?: number
+}
+
+export interface Results {
+  readonly started: string
+  readonly command: string
+  readonly mode: 'quick' | 'full'
+  readonly params: Params
+  readonly machine: { cpu: string; cores: number; memoryGB: number; node: string; kernel: string; git: string }
+  readonly servers: ServerName[]
+  readonly scenarios: string[]
+  readonly totalSeconds: number
+  readonly records: RunRecord[]
+}
+
+/** Median of each metric over the repetitions that produced it. */
+export type Medians = Record<string, Record<ServerName, Record<string, { value: number; n: number }>>>
+
+export function medians(results: Results): Medians {
+  const out: Medians = {}
+  for (const scenario of results.scenarios) {
+    out[scenario] = {} as Medians[string]
+    for (const server of results.servers) {
+      const runs = results.records.filter((r) => r.scenario === scenario && r.server === server)
+      const keys = new Set(runs.flatMap((r) => Object.keys(r.metrics)))
+      const metrics: Record<string, { value: number; n: number }> = {}
+      for (const key of keys) {
+        const values = runs.map((r) => r.metrics[key]).filter((v): v is number => v !== undefined && Number.isFinite(v))
+        metrics[key] = { value: median(values), n: values.length }
+      }
+      out[scenario]![server] = metrics
+    }
+  }
+  return out
+}
+
+export function writeReport(results: Results): string[] {
+  const dir = path.join(REPO, 'bench/results')
+  fs.mkdirSync(dir, { recursive: true })
+  const stamp = results.started.replace(/[:]/g, '-').replace(/\.\d+Z$/, 'Z')
+  const base = path.join(dir, `${stamp}-${results.mode}`)
+  const m = medians(results)
+  fs.writeFileSync(`${base}.json`, JSON.stringify({ ...results, medians: m }, null, 1) + '\n')
+  const files = [`${base}.json`]
+  const svg = results.scenarios.includes('fanout') ? latencyChart(results, m) : null
+  if (svg) {
+    fs.writeFileSync(`${base}-latency.svg`, svg)
+    files.push(`${base}-latency.svg`)
+  }
+  fs.writeFileSync(`${base}.md`, markdown(results, m, svg ? path.basename(`${base}-latency.svg`) : null))
+  files.push(`${base}.md`)
+  return files.map((f) => path.relative(REPO, f))
+}
+
+export function markdown(results: Results, m: Medians, chart: string | null): string {
+  const lines: string[] = []
+  const { machine } = results
+  lines.push(`## ${results.mode === 'quick' ? 'Quick run' : 'Full run'}, ${results.started}`, '')
+  lines.push(`- Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGB} GB, Linux ${machine.kernel}, Node ${machine.node}`)
+  lines.push(`- Command: \`${results.command}\` (${results.totalSeconds.toFixed(0)} s); Tandem at ${machine.git}`)
+  lines.push(`- Repetitions: ${results.params.reps}; every cell is the median over them (a cell marked (k/n) had only k good runs)`)
+  lines.push(`- Servers: ${results.servers.map((s) => SERVERS[s].label).join('; ')}`)
+  const loads = results.records.map((r) => r.load1).filter((v): v is number => v !== undefined)
+  if (loads.length) {
+    lines.push(`- Load average (1 min) after each run: ${Math.min(...loads).toFixed(1)} to ${Math.max(...loads).toFixed(1)} (about 2 is the harness alone on 2 cores; more means other work shared the machine)`)
+  }
+  lines.push('')
+  for (const name of results.scenarios) {
+    const scenario = SCENARIOS.find((s) => s.name === name)!
+    lines.push(`### ${scenario.title}`, '', scenario.describe(results.params), '')
+    lines.push(table(results, m, name, scenario.rows(results.params)), '')
+    const failures = results.records.filter((r) => r.scenario === name && (r.error || r.notes.length > 0))
+    for (const r of failures) {
+      const what = [r.error ? `failed: ${r.error}` : null, ...r.notes].filter(Boolean).join('; ')
+      lines.push(`- ${SERVERS[r.server].label}, repetition ${r.rep + 1}: ${what}`)
+    }
+    if (failures.length) lines.push('')
+    if (name === 'fanout' && chart) lines.push(`![Fan-out latency against readers](${chart})`, '')
+  }
+  return lines.join('\n')
+}
+
+function table(results: Results, m: Medians, scenario: string, rows: Row[]): string {
+  const servers = results.servers
+  const peers = servers.filter((s) => s !== 'tandem')
+  const hasTandem = servers.includes('tandem')
+  const head = ['', ...servers.map((s) => SERVERS[s].label.split(' (')[0]!), ...(hasTandem ? peers.map((p) => `${SERVERS[p].label.split(' ')[0]} / Tandem`) : [])]
+  const out = [`| ${head.join(' | ')} |`, `|${head.map(() => ' --- ').join('|')}|`]
+  for (const row of rows) {
+    const cells = servers.map((s) => cell(results, m, scenario, s, row))
+    const ratios = hasTandem ? peers.map((p) => ratio(m[scenario]?.tandem?.[row.key]?.value, m[scenario]?.[p]?.[row.key]?.value, row)) : []
+    out.push(`| ${row.label} | ${[...cells, ...ratios].join(' | ')} |`)
+  }
+  return out.join('\n')
+}
+
+function cell(results: Results, m: Medians, scenario: string, server: ServerName, row: Row): string {
+  const entry = m[scenario]?.[server]?.[row.key]
+  const runs = results.records.filter((r) => r.scenario === scenario && r.server === server)
+  if (!entry || entry.n === 0) {
+    const error = runs.find((r) => r.error)?.error
+    return error ? `failed: ${error.replace(/\|/g, '/')}` : 'n/a'
+  }
+  const text = format(entry.value, row.unit)
+  return entry.n < runs.length ? `${text} (${entry.n}/${runs.length})` : text
+}
+
+export function format(value: number, unit: Row['unit']): string {
+  if (!Number.isFinite(value)) return 'n/a'
+  const digits = (v: number) => (Math.abs(v) < 10 ? 2 : Math.abs(v) < 100 ? 1 : 0)
+  switch (unit) {
+    case 'count':
+      return String(Math.round(value))
+    case '%':
+      return `${value.toFixed(0)} %`
+    case 'us':
+      return `${value.toFixed(1)} µs`
+    default:
+      return `${value.toFixed(digits(value))} ${unit}`
+  }
+}
+
+/** The peer's value over Tandem's when lower is better (so above 1 means Tandem wins), else the inverse. */
+function ratio(tandem: number | undefined, peer: number | undefined, row: Row): string {
+  if (tandem === undefined || peer === undefined || !Number.isFinite(tandem) || !Number.isFinite(peer)) return 'n/a'
+  if (row.unit === 'count') return tandem === peer ? '=' : `${peer - tandem > 0 ? '+' : ''}${Math.round(peer - tandem)}`
+  if (tandem === 0 || peer === 0) return tandem === peer ? '1.0' : 'n/a'
+  const r = row.better === 'lower' ? peer / tandem : tandem / peer
+  return `${r >= 10 ? r.toFixed(0) : r.toFixed(r >= 1 ? 1 : 2)}×`
+}

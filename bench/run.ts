@@ -1,0 +1,128 @@
+/**
+ * `npm run bench [-- --quick] [--only fanout,replay] [--servers tandem,ywebsocket] [--reps N]`
+ *
+ * Runs every scenario against every server, each server in its own process with its own temp
+ * data dir, driven by a separate load process. Servers are interleaved within each repetition
+ * (and their order rotates between repetitions), so a slow minute of the machine does not land
+ * on one server. Writes bench/results/<timestamp>.json, .md and the latency chart.
+ */
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { execFileSync } from 'node:child_process'
+import { parseArgs } from 'node:util'
+import { traceCache } from './load/trace.js'
+import { FULL, QUICK, type Params } from './params.js'
+import { writeReport, type RunRecord } from './report.js'
+import { SCENARIOS } from './scenarios/index.js'
+import { SERVER_NAMES, SERVERS, type ServerName } from './servers/index.js'
+import { REPO } from './servers/process.js'
+import { withTimeout } from './load/wait.js'
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    servers: { type: 'string' },
+    reps: { type: 'string' },
+  },
+})
+
+const base: Params = values.quick ? QUICK : FULL
+const params: Params = values.reps ? { ...base, reps: Number(values.reps) } : base
+const servers = (values.servers?.split(',') ?? [...SERVER_NAMES]) as ServerName[]
+for (const s of servers) if (!SERVER_NAMES.includes(s)) throw new Error(`unknown server ${s}; one of ${SERVER_NAMES.join(', ')}`)
+const only = values.only?.split(',')
+const scenarios = SCENARIOS.filter((s) => !only || only.includes(s.name))
+if (only) for (const name of only) if (!SCENARIOS.some((s) => s.name === name)) throw new Error(`unknown scenario ${name}; one of ${SCENARIOS.map((s) => s.name).join(', ')}`)
+
+const tmpRoot = path.join(REPO, 'bench/tmp', `run-${process.pid}`)
+const started = new Date()
+const t0 = performance.now()
+const elapsed = () => `${((performance.now() - t0) / 1000).toFixed(0)}s`.padStart(5)
+
+const trace = traceCache(path.join(REPO, 'bench/tmp/trace'), [params.replay.updates, params.memory.docUpdates])
+const records: RunRecord[] = []
+
+process.on('SIGINT', () => {
+  fs.rmSync(tmpRoot, { recursive: true, force: true })
+  process.exit(130)
+})
+
+try {
+  for (const scenario of scenarios) {
+    for (let rep = 0; rep < params.reps; rep++) {
+      // Rotate the order each repetition: every server goes first once in three.
+      const order = servers.map((_, i) => servers[(i + rep) % servers.length]!)
+      for (const name of order) {
+        const def = SERVERS[name]
+        const record: RunRecord = { scenario: scenario.name, server: name, rep, metrics: {}, notes: [] }
+        const limit = scenario.timeoutMs(params)
+        const runStarted = performance.now()
+        const killers: Array<() => void> = []
+        let running: Promise<void> = Promise.resolve()
+        try {
+          await withTimeout(
+            (running = scenario.run({
+              def,
+              params,
+              tmpRoot,
+              trace,
+              metrics: record.metrics,
+              notes: record.notes,
+              log: (m) => console.log(`${elapsed()} ${scenario.name} #${rep + 1} ${name}: ${m}`),
+              onAbort: (kill) => killers.push(kill),
+            })),
+            limit,
+            `${scenario.name} on ${name}`,
+          )
+        } catch (err) {
+          record.error = (err as Error).message.split('\n')[0]
+          console.log(`${elapsed()} ${scenario.name} #${rep + 1} ${name}: FAILED ${record.error}`)
+          // Whatever the run left behind dies now, before the next run starts.
+          for (const kill of killers) kill()
+          await withTimeout(running, 20_000, 'cleanup').catch(() => {})
+        }
+        record.ms = performance.now() - runStarted
+        // Other work on the machine shows here: 2 cores are busy at a load of 2.
+        record.load1 = os.loadavg()[0]
+        records.push(record)
+      }
+    }
+  }
+} finally {
+  fs.rmSync(tmpRoot, { recursive: true, force: true })
+}
+
+const files = writeReport({
+  started: started.toISOString(),
+  command: `npm run bench${process.argv.length > 2 ? ' -- ' + process.argv.slice(2).join(' ') : ''}`,
+  mode: values.quick ? 'quick' : 'full',
+  params,
+  machine: {
+    cpu: os.cpus()[0]?.model ?? 'unknown',
+    cores: os.cpus().length,
+    memoryGB: Math.round(os.totalmem() / 1e9),
+    node: process.version,
+    kernel: os.release(),
+    git: gitState(),
+  },
+  servers,
+  scenarios: scenarios.map((s) => s.name),
+  totalSeconds: (performance.now() - t0) / 1000,
+  records,
+})
+console.log(`${elapsed()} done; wrote ${files.join(', ')}`)
+// A load process or server that outlived its run must not keep the harness alive.
+process.exit(0)
+
+/** The commit measured, and whether the server's sources differed from it. */
+function gitState(): string {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO }).toString().trim()
+    const dirty = execFileSync('git', ['status', '--porcelain', 'server/src'], { cwd: REPO }).toString().trim()
+    return dirty ? `${head} with uncommitted changes in server/src` : head
+  } catch {
+    return 'unknown'
+  }
+}

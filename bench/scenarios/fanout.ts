@@ -1,0 +1,56 @@
+/**
+ * 1. Fan-out: one room, one typist at 20 keystrokes/s, each with a cursor move, read by 50 and
+ * then 200 readers. Keystroke-to-reader latency, and the server's CPU per delivered frame
+ * (every keystroke is relayed to every reader twice: its doc update and its cursor).
+ */
+import { waitIdle } from '../metrics.js'
+import { lag, serverNow, target, withServer } from './harness.js'
+import type { Scenario } from './types.js'
+
+export const fanout: Scenario = {
+  name: 'fanout',
+  title: 'Fan-out: one typist, many readers',
+  describe: (p) =>
+    `One room; one typist types ${p.fanout.edits} keystrokes at ${p.fanout.rate}/s, each followed by a cursor move ` +
+    `(an awareness update), to ${p.fanout.readers.join(' and then ')} readers (all clients are stock providers in one ` +
+    `load process). Latency is from the typist handing the keystroke to its provider to each reader's doc holding it. ` +
+    `Server CPU per frame = server CPU time during the typing / (keystrokes x readers x 2 frames).`,
+  rows: (p) =>
+    p.fanout.readers.flatMap((n) => [
+      { key: `p50@${n}`, label: `${n} readers: latency p50`, unit: 'ms' as const, better: 'lower' as const },
+      { key: `p99@${n}`, label: `${n} readers: latency p99`, unit: 'ms' as const, better: 'lower' as const },
+      { key: `cpuPct@${n}`, label: `${n} readers: server CPU`, unit: '%' as const, better: 'lower' as const },
+      { key: `usPerFrame@${n}`, label: `${n} readers: server CPU per delivered frame`, unit: 'us' as const, better: 'lower' as const },
+      { key: `lagP99@${n}`, label: `${n} readers: server event-loop lag p99`, unit: 'ms' as const, better: 'lower' as const },
+      { key: `lost@${n}`, label: `${n} readers: keystrokes not delivered`, unit: 'count' as const, better: 'lower' as const },
+    ]),
+  timeoutMs: (p) => 60_000 + p.fanout.readers.length * (p.fanout.edits / p.fanout.rate) * 1000 * 2,
+  async run(ctx) {
+    const p = ctx.params.fanout
+    await withServer(ctx, this.timeoutMs(ctx.params), async (server, load) => {
+      for (const readers of p.readers) {
+        await load.run('fanoutOpen', { ...target(server), room: 'fanout', readers, timeoutMs: 30_000 }, 40_000)
+        await waitIdle(server.process.pid)
+        await server.process.probe('lag-reset')
+        const before = serverNow(server)
+        const typed = await load.run('fanoutType', { edits: p.edits, rate: p.rate, drainMs: 10_000 }, 30_000 + (p.edits / p.rate) * 2000)
+        const after = serverNow(server)
+        const cpu = after.cpuMs - before.cpuMs
+        const frames = p.edits * readers * 2
+        const m = ctx.metrics
+        m[`p50@${readers}`] = typed.latency.p50
+        m[`p99@${readers}`] = typed.latency.p99
+        m[`max@${readers}`] = typed.latency.max
+        m[`cpuMs@${readers}`] = cpu
+        m[`cpuPct@${readers}`] = (100 * cpu) / typed.typedMs
+        m[`usPerFrame@${readers}`] = (cpu * 1000) / frames
+        m[`lagP99@${readers}`] = (await lag(server)).p99Ms
+        m[`lost@${readers}`] = typed.expected - typed.delivered
+        m[`rssMB@${readers}`] = after.rssMB
+        m[`clientCpuPct@${readers}`] = (100 * typed.clientCpuMs) / typed.typedMs
+        m[`clientLagP99@${readers}`] = typed.clientLagP99Ms
+        ctx.log(`${readers} readers: p50 ${typed.latency.p50.toFixed(2)} ms, p99 ${typed.latency.p99.toFixed(2)} ms, server ${cpu} ms CPU`)
+      }
+    })
+  },
+}

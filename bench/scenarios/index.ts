@@ -1,0 +1,9 @@
+import { fanout } from './fanout.js'
+import { memory } from './memory.js'
+import { replay } from './replay.js'
+import { rooms } from './rooms.js'
+import { storm } from './storm.js'
+import type { Scenario } from './types.js'
+
+/** In the order they run. */
+export const SCENARIOS: readonly Scenario[] = [fanout, rooms, replay, storm, memory]

@@ -1,0 +1,64 @@
+/**
+ * 6. Memory: server RSS per idle connection and per loaded document, after a forced GC in the
+ * server (it runs with --expose-gc; the probe calls gc()), on a freshly restarted process.
+ */
+import { waitIdle } from '../metrics.js'
+import { serverNow, target, withServer } from './harness.js'
+import type { ServerUnderTest } from '../servers/index.js'
+import type { Scenario } from './types.js'
+
+async function settledRssMB(server: ServerUnderTest): Promise<number> {
+  await waitIdle(server.process.pid, 300, 10_000)
+  await server.process.probe('gc')
+  return serverNow(server).rssMB
+}
+
+export const memory: Scenario = {
+  name: 'memory',
+  title: 'Memory per connection and per document',
+  describe: (p) =>
+    `${p.memory.docs} documents are written, each the first ${p.memory.docUpdates.toLocaleString('en')} keystrokes of ` +
+    `automerge-paper, and the server is restarted. Then, with a GC forced in the server before each reading: ` +
+    `${p.memory.idle} idle clients join one empty room (RSS growth / ${p.memory.idle} = per idle connection), then one ` +
+    `client opens each document (RSS growth / ${p.memory.docs}, less one connection = per loaded document).`,
+  rows: () => [
+    { key: 'baseMB', label: 'RSS after restart', unit: 'MB', better: 'lower' },
+    { key: 'perConnKB', label: 'RSS per idle connection', unit: 'KB', better: 'lower' },
+    { key: 'perDocKB', label: 'RSS per loaded document', unit: 'KB', better: 'lower' },
+    { key: 'finalMB', label: 'RSS with everything open', unit: 'MB', better: 'lower' },
+  ],
+  timeoutMs: () => 180_000,
+  async run(ctx) {
+    const p = ctx.params.memory
+    const expected = ctx.trace.texts[p.docUpdates]
+    if (expected === undefined) throw new Error(`no text for ${p.docUpdates} updates in the trace cache`)
+    const docs = Array.from({ length: p.docs }, (_, i) => `doc-${i}`)
+    await withServer(ctx, this.timeoutMs(ctx.params), async (server, load) => {
+      const m = ctx.metrics
+      await load.run(
+        'prefill',
+        { ...target(server), rooms: docs, updatesFile: ctx.trace.updatesFile, n: p.docUpdates, expectedLength: expected.length, batch: 10, timeoutMs: 90_000 },
+        100_000,
+      )
+      if (!(await waitIdle(server.process.pid, 1000, 30_000))) ctx.notes.push('server still busy 30 s after the prefill')
+      const stopped = await server.restart()
+      if (stopped?.killed) ctx.notes.push('did not exit within 15 s of SIGTERM; killed')
+      const base = await settledRssMB(server)
+      m.baseMB = base
+      const idle = await load.run('openMany', { ...target(server), rooms: Array(p.idle).fill('idle'), batch: 100, timeoutMs: 60_000 }, 70_000)
+      const withConns = await settledRssMB(server)
+      const perConnMB = (withConns - base) / p.idle
+      m.perConnKB = perConnMB * 1024
+      const opened = await load.run(
+        'openMany',
+        { ...target(server), rooms: docs, batch: 10, expectedLength: expected.length, timeoutMs: 60_000 },
+        70_000,
+      )
+      if (!opened.ok || !idle.ok) throw new Error('a document did not open with its full text')
+      const all = await settledRssMB(server)
+      m.perDocKB = ((all - withConns) / p.docs - perConnMB) * 1024
+      m.finalMB = all
+      ctx.log(`base ${base.toFixed(0)} MB, ${m.perConnKB.toFixed(1)} KB per connection, ${m.perDocKB.toFixed(0)} KB per document`)
+    })
+  },
+}

@@ -1,0 +1,68 @@
+/**
+ * 2. Many rooms: rooms x 4 clients, every client typing at a human rate with a cursor move per
+ * keystroke. Latency of each keystroke at the three other members of its room, the server's RSS
+ * and CPU.
+ */
+import { waitIdle } from '../metrics.js'
+import { lag, serverNow, target, withServer } from './harness.js'
+import type { Scenario } from './types.js'
+
+export const rooms: Scenario = {
+  name: 'rooms',
+  title: 'Many rooms: every client typing',
+  describe: (p) => {
+    const r = p.rooms
+    const clients = r.rooms * r.perRoom
+    const typing = r.turnMs > 0 ? r.rooms : clients
+    return (
+      `${r.rooms} rooms x ${r.perRoom} clients (${clients} stock providers in one load process, connected 100 at a time). ` +
+      `Each client types ${r.rate} keystrokes/s (the low end of real typing) with a cursor move per keystroke` +
+      (r.turnMs > 0 ? `, the ${r.perRoom} members of a room taking turns of ${r.turnMs / 1000} s` : '') +
+      `, for ${r.durationMs / 1000} s: ${typing * r.rate} keystrokes/s into the server and ` +
+      `${typing * r.rate * (r.perRoom - 1) * 2} frames/s out of it. Latency is per keystroke per reader (the other ` +
+      `${r.perRoom - 1} members of the room).`
+    )
+  },
+  rows: () => [
+    { key: 'p50', label: 'latency p50', unit: 'ms', better: 'lower' },
+    { key: 'p99', label: 'latency p99', unit: 'ms', better: 'lower' },
+    { key: 'cpuPct', label: 'server CPU while typing', unit: '%', better: 'lower' },
+    { key: 'usPerFrame', label: 'server CPU per delivered frame', unit: 'us', better: 'lower' },
+    { key: 'rssMB', label: 'server RSS while typing', unit: 'MB', better: 'lower' },
+    { key: 'lagP99', label: 'server event-loop lag p99', unit: 'ms', better: 'lower' },
+    { key: 'lost', label: 'keystrokes not delivered', unit: 'count', better: 'lower' },
+    { key: 'connectS', label: 'time to connect and sync all clients', unit: 's', better: 'lower' },
+  ],
+  timeoutMs: (p) => 150_000 + p.rooms.durationMs * 2,
+  async run(ctx) {
+    const p = ctx.params.rooms
+    await withServer(ctx, this.timeoutMs(ctx.params), async (server, load) => {
+      const opened = await load.run(
+        'roomsOpen',
+        { ...target(server), rooms: p.rooms, perRoom: p.perRoom, batch: 100, timeoutMs: 120_000 },
+        130_000,
+      )
+      const m = ctx.metrics
+      m.connectS = opened.ms / 1000
+      await waitIdle(server.process.pid)
+      await server.process.probe('lag-reset')
+      const before = serverNow(server)
+      const typed = await load.run('roomsType', { durationMs: p.durationMs, rate: p.rate, perRoom: p.perRoom, turnMs: p.turnMs, drainMs: 10_000 }, p.durationMs + 30_000)
+      const after = serverNow(server)
+      const cpu = after.cpuMs - before.cpuMs
+      m.p50 = typed.latency.p50
+      m.p99 = typed.latency.p99
+      m.max = typed.latency.max
+      m.cpuMs = cpu
+      m.cpuPct = (100 * cpu) / typed.typedMs
+      m.usPerFrame = (cpu * 1000) / (typed.expected * 2)
+      m.rssMB = after.rssMB
+      m.hwmMB = after.hwmMB
+      m.lagP99 = (await lag(server)).p99Ms
+      m.lost = typed.expected - typed.delivered
+      m.clientCpuPct = (100 * typed.clientCpuMs) / typed.typedMs
+      m.clientLagP99 = typed.clientLagP99Ms
+      ctx.log(`p50 ${typed.latency.p50.toFixed(1)} ms, p99 ${typed.latency.p99.toFixed(1)} ms, server CPU ${m.cpuPct.toFixed(0)} %, client CPU ${m.clientCpuPct.toFixed(0)} % (lag p99 ${typed.clientLagP99Ms.toFixed(0)} ms), server lag p99 ${m.lagP99!.toFixed(0)} ms, RSS ${after.rssMB.toFixed(0)} MB`)
+    })
+  },
+}

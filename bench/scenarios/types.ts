@@ -1,0 +1,37 @@
+import type { ServerDef } from '../servers/index.js'
+import type { Params } from '../params.js'
+import type { TraceCache } from '../load/trace.js'
+
+export interface RunContext {
+  readonly def: ServerDef
+  readonly params: Params
+  /** Parent of this run's data dir; removed at the end of the harness. */
+  readonly tmpRoot: string
+  readonly trace: TraceCache
+  /** Filled as the run goes, so a run that fails half-way keeps what it measured. */
+  readonly metrics: Record<string, number>
+  /** Things worth reading next to the numbers (a lost document, a forced kill). */
+  readonly notes: string[]
+  log(message: string): void
+  /** Registers what to kill if the run overruns its hard limit. */
+  onAbort(kill: () => void): void
+}
+
+export interface Row {
+  readonly key: string
+  readonly label: string
+  /** Formats a median for the table. */
+  readonly unit: 'ms' | 's' | 'us' | 'MB' | 'KB' | '%' | 'count'
+  readonly better: 'lower' | 'higher'
+}
+
+export interface Scenario {
+  readonly name: string
+  readonly title: string
+  /** What is measured, in a sentence or two, for the report. */
+  describe(params: Params): string
+  readonly rows: (params: Params) => Row[]
+  /** Hard limit for one run of one server. */
+  timeoutMs(params: Params): number
+  run(ctx: RunContext): Promise<void>
+}
