@@ -201,7 +201,11 @@ export class Rooms {
         else if (slot.loading) early.push(envelope)
       })
       .then(
-        () => slot.room?.catchUp(),
+        async () => {
+          // Up while the load was still reading: that read may predate the subscription.
+          const room = slot.room ?? (await slot.loading?.catch(() => null))
+          await room?.catchUp()
+        },
         (err) => this.log.warn('fan-out subscribe failed; the room relies on catch-up', { room: slot.name, err }),
       )
     return { link: { publish: (message) => fanout.publish(slot.name, message) }, early }

@@ -27,7 +27,10 @@ export interface Fanout {
   unsubscribe(name: string): Promise<void>
   /** Best effort: a message that cannot be sent now is dropped (catch-up covers it). */
   publish(name: string, message: FanoutMessage): void
-  /** After a reconnect: anything may have been missed meanwhile. */
+  /**
+   * Anything may have been missed: after this instance reconnects, or when another instance
+   * says it dropped messages it could not publish. Listeners catch up from the store.
+   */
   onResume(listener: () => void): void
   /** An instance stopped (said goodbye, or its heartbeat stopped): its presence must go. */
   onInstanceGone(listener: (instanceId: string) => void): void
@@ -70,7 +73,7 @@ export function decodeEnvelope(bytes: Uint8Array): Envelope {
     const first = decoding.readVarUint(decoder)
     const last = decoding.readVarUint(decoder)
     const n = decoding.readVarUint(decoder)
-    if (n !== last - first + 1) throw new Error(`envelope says ${n} updates for ${first}..${last}`)
+    if (first < 1 || last < first || n !== last - first + 1) throw new Error(`envelope says ${n} updates for ${first}..${last}`)
     const updates: Uint8Array[] = []
     for (let i = 0; i < n; i++) updates.push(decoding.readVarUint8Array(decoder))
     message = { kind: 'updates', first, last, updates }
@@ -79,5 +82,6 @@ export function decodeEnvelope(bytes: Uint8Array): Envelope {
   } else {
     throw new Error(`unknown envelope kind ${kind}`)
   }
+  if (decoding.hasContent(decoder)) throw new Error('trailing bytes after the envelope')
   return { from, sentAt, message }
 }

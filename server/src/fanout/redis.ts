@@ -24,6 +24,8 @@ export interface RedisFanoutOptions {
 
 const ALIVE = 0
 const BYE = 1
+/** Alive, and dropped publishes since its last beat: what it stored meanwhile is only in the store. */
+const MISSED = 2
 
 export class RedisFanout implements Fanout {
   readonly instanceId: string
@@ -41,6 +43,8 @@ export class RedisFanout implements Fanout {
   private lagMs: number | null = null
   private everReady = false
   private lostSinceReady = false
+  /** A publish was dropped (publisher not ready) since the last MISSED beat went out. */
+  private unsent = false
   private closed = false
 
   constructor(options: RedisFanoutOptions, log: Logger) {
@@ -67,9 +71,17 @@ export class RedisFanout implements Fanout {
         this.log.warn('redis connection lost; rooms will catch up from the store when it returns')
       }
     })
+    // The subscribers of other instances may be up all along: tell them at once, not at the
+    // next heartbeat, that they missed something.
+    this.pub.on('ready', () => {
+      if (this.unsent) void this.beat(ALIVE)
+    })
     this.sub.on('ready', () => {
       if (this.lostSinceReady) {
         this.lostSinceReady = false
+        // Silence while we could not hear proves nothing: count it from now.
+        const now = Date.now()
+        for (const id of this.peers.keys()) this.peers.set(id, now)
         this.log.info('redis connection back; catching up')
         for (const listener of this.resumeListeners) listener()
       }
@@ -84,19 +96,25 @@ export class RedisFanout implements Fanout {
 
   async subscribe(name: string, handler: (envelope: Envelope) => void): Promise<void> {
     this.handlers.set(this.docChannel(name), handler)
+    await this.handshakeDone()
     await this.sub.subscribe(this.docChannel(name))
   }
 
   async unsubscribe(name: string): Promise<void> {
     this.handlers.delete(this.docChannel(name))
     if (this.closed) return
+    await this.handshakeDone() // keeps it behind a subscribe that waits there
     await this.sub.unsubscribe(this.docChannel(name)).catch(() => {})
   }
 
   publish(name: string, message: FanoutMessage): void {
-    if (this.pub.status !== 'ready') return
+    if (this.pub.status !== 'ready') {
+      this.unsent = true
+      return
+    }
     const bytes = encodeEnvelope({ from: this.instanceId, sentAt: Date.now(), message })
     this.pub.publish(this.docChannel(name), Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)).catch((err: Error) => {
+      this.unsent = true
       this.log.debug('redis publish failed', { room: name, err })
     })
   }
@@ -123,6 +141,26 @@ export class RedisFanout implements Fanout {
     this.sub.disconnect()
   }
 
+  /**
+   * While the subscriber connection is in its handshake (status 'connect'), ioredis writes
+   * SUBSCRIBE at once; the reply puts the connection in subscriber mode, the ready check (INFO)
+   * then fails, ioredis reconnects and forgets that subscription and the ones it had queued (the
+   * instances channel). In every other status SUBSCRIBE is safe: sent when ready, queued before.
+   */
+  private async handshakeDone(): Promise<void> {
+    while (this.sub.status === 'connect') {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          this.sub.off('ready', done)
+          this.sub.off('close', done)
+          resolve()
+        }
+        this.sub.once('ready', done)
+        this.sub.once('close', done)
+      })
+    }
+  }
+
   private get instancesChannel(): string {
     return `${this.prefix}:instances`
   }
@@ -134,10 +172,15 @@ export class RedisFanout implements Fanout {
   private async beat(kind: number): Promise<void> {
     this.expireSilentPeers()
     if (this.pub.status !== 'ready') return
+    // Rides on the heartbeat, so it is retried every beat until it goes out.
+    const missed = kind === ALIVE && this.unsent
+    if (missed) this.unsent = false
     const encoder = encoding.createEncoder()
     encoding.writeVarString(encoder, this.instanceId)
-    encoding.writeVarUint(encoder, kind)
-    await this.pub.publish(this.instancesChannel, Buffer.from(encoding.toUint8Array(encoder))).catch(() => {})
+    encoding.writeVarUint(encoder, missed ? MISSED : kind)
+    await this.pub.publish(this.instancesChannel, Buffer.from(encoding.toUint8Array(encoder))).catch(() => {
+      if (missed) this.unsent = true
+    })
   }
 
   private expireSilentPeers(): void {
@@ -165,6 +208,10 @@ export class RedisFanout implements Fanout {
           this.gone(id)
         } else {
           this.peers.set(id, Date.now())
+          if (kind === MISSED) {
+            this.log.info('another instance dropped fan-out messages; catching up', { instance: id })
+            for (const listener of this.resumeListeners) listener()
+          }
         }
         return
       }

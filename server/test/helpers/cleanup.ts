@@ -10,8 +10,9 @@ import type { TestContext } from 'node:test'
 export class Cleanup {
   private readonly steps: Array<() => unknown> = []
 
-  constructor(t: TestContext) {
-    t.after(() => this.run())
+  /** With a test context, runs at its end; without one (a script), the owner calls run(). */
+  constructor(t?: TestContext) {
+    t?.after(() => this.run())
   }
 
   /** Registers a teardown step; steps run last-in, first-out. */

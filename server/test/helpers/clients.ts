@@ -19,17 +19,30 @@ export interface StockClient {
   destroy(): void
 }
 
+export interface StockClientOptions {
+  /** URL parameters, as an app passes them (`{ token }`). */
+  readonly params?: Record<string, string>
+  /** A document to connect (with content made offline, say); a fresh one by default. */
+  readonly doc?: Y.Doc
+}
+
 /**
  * A stock WebsocketProvider, synced once before it is returned. BroadcastChannel is disabled: in
  * one Node process every provider of a room would otherwise exchange updates through it and
  * bypass the server under test.
  */
-export async function stockClient(cleanup: Cleanup, wsUrl: string, name: string): Promise<StockClient> {
-  const doc = new Y.Doc()
+export async function stockClient(
+  cleanup: Cleanup,
+  wsUrl: string,
+  name: string,
+  options: StockClientOptions = {},
+): Promise<StockClient> {
+  const doc = options.doc ?? new Y.Doc()
   const provider = new WebsocketProvider(wsUrl, name, doc, {
     // `ws` implements the browser WebSocket API the provider uses; the DOM type differs in detail.
     WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket,
     disableBc: true,
+    params: options.params ?? {},
   })
   const closeCodes: number[] = []
   provider.on('connection-close', (event) => {
@@ -83,6 +96,13 @@ export interface Closed {
   readonly reason: string
 }
 
+export interface RawConnectOptions {
+  readonly autoPong?: boolean
+  /** Extra request headers (Origin, X-Forwarded-For, ...). */
+  readonly headers?: Record<string, string>
+  readonly protocols?: string[]
+}
+
 /** A raw socket: sends bytes, records every frame it receives (decoded) and how it closed. */
 export class RawClient {
   readonly ws: WebSocket
@@ -113,8 +133,12 @@ export class RawClient {
   }
 
   /** Opens a socket to `url` (a full ws:// URL) and waits for the handshake. */
-  static async connect(cleanup: Cleanup, url: string, options: { autoPong?: boolean } = {}): Promise<RawClient> {
-    const ws = new WebSocket(url, { autoPong: options.autoPong ?? true, perMessageDeflate: false })
+  static async connect(cleanup: Cleanup, url: string, options: RawConnectOptions = {}): Promise<RawClient> {
+    const ws = new WebSocket(url, options.protocols ?? [], {
+      autoPong: options.autoPong ?? true,
+      perMessageDeflate: false,
+      headers: { ...options.headers },
+    })
     const client = new RawClient(ws)
     cleanup.add(async () => {
       if (ws.readyState !== WebSocket.CLOSED) ws.terminate()
@@ -167,8 +191,8 @@ export class RawClient {
  * The HTTP status of a WebSocket upgrade to `url`: 101 when accepted (the socket is then closed),
  * the refusal's status otherwise.
  */
-export function upgradeStatus(url: string): Promise<number> {
-  const ws = new WebSocket(url)
+export function upgradeStatus(url: string, options: { headers?: Record<string, string> } = {}): Promise<number> {
+  const ws = new WebSocket(url, { headers: { ...options.headers } })
   return within(
     new Promise<number>((resolve, reject) => {
       ws.once('open', () => {

@@ -4,6 +4,7 @@
  */
 import net from 'node:net'
 import pg from 'pg'
+import { redisServerBinary } from './redis-server.js'
 import type { TestContext } from './test.js'
 
 export const POSTGRES_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
@@ -57,15 +58,33 @@ export function redisProblem(): Promise<string | null> {
   })
 }
 
+/** Null when a redis-server binary is on PATH (tests that stop and start their own Redis need it). */
+export async function redisServerProblem(): Promise<string | null> {
+  return redisServerBinary() === null ? 'no redis-server on PATH (apt-get install redis-server)' : null
+}
+
+export type Service = 'postgres' | 'redis' | 'redis-server'
+
+const problems: Record<Service, () => Promise<string | null>> = {
+  postgres: postgresProblem,
+  redis: redisProblem,
+  'redis-server': redisServerProblem,
+}
+
+const places: Record<Service, string> = {
+  postgres: `is not reachable at ${POSTGRES_URL}`,
+  redis: `is not reachable at ${REDIS_URL}`,
+  'redis-server': 'cannot be started',
+}
+
 /**
  * Returns true when the test may go on. Otherwise skips it loudly, or fails it when CI is set.
  */
-export async function needs(t: TestContext, services: ReadonlyArray<'postgres' | 'redis'>): Promise<boolean> {
+export async function needs(t: TestContext, services: readonly Service[]): Promise<boolean> {
   for (const service of services) {
-    const problem = await (service === 'postgres' ? postgresProblem() : redisProblem())
+    const problem = await problems[service]()
     if (problem === null) continue
-    const where = service === 'postgres' ? POSTGRES_URL : REDIS_URL
-    const message = `${service} is not reachable at ${where} (${problem})`
+    const message = `${service} ${places[service]} (${problem})`
     if (process.env.CI) throw new Error(`${message}: CI must run this test`)
     process.stderr.write(`\n!!! SKIPPED "${t.name}": ${message}\n`)
     t.skip(message)
