@@ -6,12 +6,15 @@ import type http from 'node:http'
 import { looksLikeJwt } from './auth.js'
 import { queryOf } from './names.js'
 
-/** The client's address; X-Forwarded-For's first entry only when the proxy in front is ours. */
+/**
+ * The client's address. Behind our own proxy (TRUST_PROXY), the last X-Forwarded-For entry: the
+ * one our proxy appended. Earlier entries come from the client and could be anything.
+ */
 export function clientAddress(req: http.IncomingMessage, trustProxy: boolean): string {
   if (trustProxy) {
     const forwarded = req.headers['x-forwarded-for']
-    const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim()
-    if (first) return first
+    const last = (Array.isArray(forwarded) ? forwarded.at(-1) : forwarded)?.split(',').at(-1)?.trim()
+    if (last) return last
   }
   return req.socket.remoteAddress ?? 'unknown'
 }
