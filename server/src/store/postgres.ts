@@ -119,23 +119,14 @@ export class PostgresStore implements Store {
   }
 
   async compact(name: string, snapshot: Uint8Array, upTo: number): Promise<void> {
-    const client = await this.pool.connect()
-    try {
-      await client.query('BEGIN')
+    await transaction(this.pool, async (client) => {
       const lock = await client.query<{ ok: boolean }>(
         "SELECT pg_try_advisory_xact_lock(hashtext('tandem:compact:' || $1)) AS ok",
         [name],
       )
-      if (!lock.rows[0]?.ok) {
-        await client.query('ROLLBACK')
-        return // another instance is compacting this document right now
-      }
+      if (!lock.rows[0]?.ok) return // another instance is compacting this document right now
       const current = await client.query<{ seq: string }>('SELECT seq FROM tandem_snapshots WHERE doc = $1', [name])
-      const from = Number(current.rows[0]?.seq ?? 0)
-      if (from >= upTo) {
-        await client.query('ROLLBACK')
-        return
-      }
+      if (Number(current.rows[0]?.seq ?? 0) >= upTo) return
       const data = Buffer.from(snapshot.buffer, snapshot.byteOffset, snapshot.byteLength)
       await client.query(
         `INSERT INTO tandem_snapshots AS s (doc, seq, data) VALUES ($1, $2, $3)
@@ -143,13 +134,7 @@ export class PostgresStore implements Store {
         [name, upTo, data],
       )
       await client.query('DELETE FROM tandem_updates WHERE doc = $1 AND seq <= $2', [name, upTo])
-      await client.query('COMMIT')
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => {})
-      throw err
-    } finally {
-      client.release()
-    }
+    })
   }
 
   /** Round trip to the database, for /healthz. */
@@ -164,10 +149,8 @@ export class PostgresStore implements Store {
   }
 }
 
-async function migrate(pool: pg.Pool, schema: string): Promise<void> {
-  const client = await pool.connect()
-  try {
-    await client.query('BEGIN')
+function migrate(pool: pg.Pool, schema: string): Promise<void> {
+  return transaction(pool, async (client) => {
     await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK])
     await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`)
     await client.query('CREATE TABLE IF NOT EXISTS tandem_schema (version integer NOT NULL)')
@@ -176,6 +159,15 @@ async function migrate(pool: pg.Pool, schema: string): Promise<void> {
     if (rows.length === 0) await client.query('INSERT INTO tandem_schema (version) VALUES (0)')
     for (; version < migrations.length; version++) await client.query(migrations[version]!)
     await client.query('UPDATE tandem_schema SET version = $1', [version])
+  })
+}
+
+/** Runs `body` in one transaction on one pooled connection: committed if it returns, else rolled back. */
+async function transaction(pool: pg.Pool, body: (client: pg.PoolClient) => Promise<void>): Promise<void> {
+  const client = await pool.connect()
+  try {
+    await client.query('BEGIN')
+    await body(client)
     await client.query('COMMIT')
   } catch (err) {
     await client.query('ROLLBACK').catch(() => {})
