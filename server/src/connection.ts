@@ -10,6 +10,9 @@ import { RateBudget } from './limits.js'
 import type { Logger } from './log.js'
 import type { Metrics } from './metrics.js'
 
+/** The longest delay setTimeout honours. */
+const MAX_TIMER_MS = 2 ** 31 - 1
+
 export interface ConnectionLimits {
   readonly messagesPerSecond: number
   readonly bytesPerSecond: number
@@ -70,11 +73,7 @@ export class Connection {
         if (!this.received) this.fail(new TandemError('HANDSHAKE_TIMEOUT', 'nothing was sent after the connection opened'))
       })
     }
-    if (options.expiresAt != null) {
-      this.later(Math.max(0, options.expiresAt - Date.now()), () =>
-        this.fail(new TandemError('TOKEN_EXPIRED', 'the access token expired')),
-      )
-    }
+    if (options.expiresAt != null) this.expireAt(options.expiresAt)
     ws.on('message', (data, isBinary) => this.receive(data as Buffer, isBinary))
     ws.on('pong', () => {
       this.alive = true
@@ -132,6 +131,13 @@ export class Connection {
   close(code: number, reason: string): void {
     if (this.closing) return
     this.ws.close(code, closeReason(reason))
+    if (this.paused) {
+      // Read again, or the peer's close frame is never seen and the TCP connection (with its
+      // per-address slot) lingers until ws gives up after 30 s. Frames still in flight are
+      // dropped unhandled: receive() ignores everything once closing.
+      this.paused = false
+      this.ws.resume()
+    }
     this.end()
   }
 
@@ -220,6 +226,19 @@ export class Connection {
       this.paused = false
       this.ws.resume()
     })
+  }
+
+  /**
+   * Closes the connection when its token expires. Node fires a timer of more than 2^31-1 ms
+   * (24.8 days) after 1 ms, so a far expiry (a 30-day link) is reached in steps.
+   */
+  private expireAt(at: number): void {
+    const delay = at - Date.now()
+    if (delay > MAX_TIMER_MS) {
+      this.later(MAX_TIMER_MS, () => this.expireAt(at))
+      return
+    }
+    this.later(Math.max(0, delay), () => this.fail(new TandemError('TOKEN_EXPIRED', 'the access token expired')))
   }
 
   private later(ms: number, fn: () => void): void {

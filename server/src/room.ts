@@ -211,7 +211,7 @@ export class Room {
           // Yjs integrates an update's structs before it reads its delete set, so an update cut
           // short there would be half-applied (then stored and relayed) before it throws.
           // Decoding it whole first rejects it while the doc is untouched.
-          Y.decodeUpdate(message.update)
+          if (!safeNumbers(Y.decodeUpdate(message.update))) throw new Error('a client, clock or length is past 2^53')
           Y.applyUpdate(this.doc, message.update, peer)
         } catch (err) {
           throw new TandemError('INVALID_UPDATE', `update could not be applied: ${(err as Error).message}`, { cause: err })
@@ -233,6 +233,9 @@ export class Room {
         return
       }
       case 'saved-query':
+        // lib0 does not range-check a varUint's last byte: an over-long one decodes to a number
+        // past 2^53, or Infinity, which writing the answer would loop on for ever.
+        if (!Number.isSafeInteger(message.id)) throw new TandemError('MALFORMED_MESSAGE', 'savedQuery id is not a whole number below 2^53')
         // Messages from one socket are handled in order, so everything this peer sent before the
         // query has been applied: answering once that is committed tells it all of it is durable,
         // deletions included (which a state vector would not show).
@@ -368,13 +371,29 @@ export class Room {
     const owned = this.peers.get(peer) ?? new Set<number>()
     const claimed = new Set(owned)
     for (const entry of entries) {
+      if (!Number.isSafeInteger(entry.client) || !Number.isSafeInteger(entry.clock)) {
+        // See safeNumbers(): y-protocols would loop for ever writing such a number back.
+        throw new TandemError('MALFORMED_MESSAGE', 'a presence client id or clock is past 2^53')
+      }
       if (Buffer.byteLength(entry.json) > limits.maxAwarenessStateBytes) {
         throw new TandemError('AWARENESS_TOO_LARGE', `a presence state is larger than ${limits.maxAwarenessStateBytes} bytes`)
       }
-      if (entry.json !== 'null') claimed.add(entry.client)
+      // Only a state y-protocols will apply (a newer clock) is claimed. Stock clients send back
+      // every state they hear of, unchanged: counting those would close the tenth person to join.
+      const clock = this.awareness.meta.get(entry.client)?.clock ?? 0
+      if (entry.json !== 'null' && entry.clock > clock) claimed.add(entry.client)
     }
     if (claimed.size > limits.maxAwarenessStates) {
       throw new TandemError('AWARENESS_TOO_LARGE', `more than ${limits.maxAwarenessStates} presence states from one connection`)
+    }
+    // y-protocols parses each state as it applies it: a bad one after good ones would leave
+    // those applied, unannounced and owned by no peer (so never removed when it leaves).
+    for (const entry of entries) {
+      try {
+        JSON.parse(entry.json)
+      } catch (err) {
+        throw new TandemError('MALFORMED_MESSAGE', 'awareness update holds a state that is not JSON', { cause: err })
+      }
     }
   }
 
@@ -519,17 +538,39 @@ export class Room {
 }
 
 /**
+ * lib0 reads a varUint's last byte without a range check, so a few bytes can decode to a number
+ * past 2^53 or to Infinity, and lib0 loops for ever writing Infinity back (when the update is
+ * relayed, stored or held as pending). Every client, clock and length must be a safe integer.
+ */
+function safeNumbers({ structs, ds }: ReturnType<typeof Y.decodeUpdate>): boolean {
+  const safe = Number.isSafeInteger
+  const safeId = (id: Y.ID | null): boolean => id === null || (safe(id.client) && safe(id.clock))
+  for (const struct of structs) {
+    if (!safeId(struct.id) || !safe(struct.length) || !safe(struct.id.clock + struct.length)) return false
+    if (struct instanceof Y.Item) {
+      if (!safeId(struct.origin) || !safeId(struct.rightOrigin)) return false
+      if (struct.parent instanceof Y.ID && !safeId(struct.parent)) return false
+    }
+  }
+  for (const [client, ranges] of ds.clients) {
+    if (!safe(client)) return false
+    for (const { clock, len } of ranges) if (!safe(clock) || !safe(len) || !safe(clock + len)) return false
+  }
+  return true
+}
+
+/**
  * The entries of an awareness update (y-protocols encoding), without applying it: the state is
  * the JSON text, `null` for a removal. Reads at most what the bytes hold.
  */
-function awarenessEntries(update: Uint8Array): Array<{ client: number; json: string }> {
+function awarenessEntries(update: Uint8Array): Array<{ client: number; clock: number; json: string }> {
   const decoder = decoding.createDecoder(update)
-  const out: Array<{ client: number; json: string }> = []
+  const out: Array<{ client: number; clock: number; json: string }> = []
   const n = decoding.readVarUint(decoder)
   for (let i = 0; i < n; i++) {
     const client = decoding.readVarUint(decoder)
-    decoding.readVarUint(decoder) // clock
-    out.push({ client, json: decoding.readVarString(decoder) })
+    const clock = decoding.readVarUint(decoder)
+    out.push({ client, clock, json: decoding.readVarString(decoder) })
   }
   return out
 }

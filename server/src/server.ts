@@ -326,8 +326,9 @@ function readBody(req: http.IncomingMessage, limit: number): Promise<string> {
     req.on('data', (chunk: Buffer) => {
       size += chunk.length
       if (size > limit) {
+        // Refuse without destroying the request: the 400 must still reach the client (Node
+        // discards the rest of the body, within requestTimeout).
         reject(new Error('body too large'))
-        req.destroy()
       } else {
         chunks.push(chunk)
       }
