@@ -15,10 +15,10 @@ test('1. decoder: random, mutated, truncated, over-long and oversized frames dec
   fuzzDecoder({ seed, numRuns: 200 })
 })
 
-test('2. live server: a hostile client sending 100 generated frames among honest editors harms nothing', async (t) => {
+test('2. live server: a hostile client sending about 100 generated frames among honest editors harms nothing', async (t) => {
   t.diagnostic(`fuzz seed ${seed} (replay with FUZZ_SEED=${seed})`)
   const cleanup = new Cleanup(t)
   const report = await fuzzLiveServer(cleanup, { seed, frames: 100, log: (line) => t.diagnostic(line) })
   t.diagnostic(`${report.frames} hostile frames, closes ${JSON.stringify(report.closes)}, ${report.honestEdits} honest edits`)
-  if (report.divergence) t.diagnostic(`the server and the live clients diverged until they resynced: ${report.divergence}`)
+  t.diagnostic(`(${report.skipped} more generated updates were not sent: they reused another frame's Yjs client id)`)
 })

@@ -78,9 +78,9 @@ export function infiniteNumberFrames(): Array<{ title: string; frame: Uint8Array
     { title: 'presence client id', frame: encodeAwareness(new Uint8Array([1, ...INF, 1, ...varString('{}')])), close: 4400 },
     { title: 'update client id', frame: update(1, 1, ...INF, 0, 4, 1, ...text, 1, 120, 0), close: 4422 },
     { title: 'update clock', frame: update(1, 1, 5, ...INF, 4, 1, ...text, 1, 120, 0), close: 4422 },
-    { title: 'GC length', frame: update(1, 1, 5, 0, 0, ...INF, 0), close: 4422 },
-    { title: 'deleted item length', frame: update(1, 1, 5, 0, 1, 1, ...text, ...INF, 0), close: 4422 },
-    { title: 'delete set length', frame: update(1, 1, 5, 0, 4, 1, ...text, 1, 120, 1, 5, 1, 0, ...INF), close: 4422 },
+    { title: 'GC length', frame: update(1, 1, 6, 0, 0, ...INF, 0), close: 4422 },
+    { title: 'deleted item length', frame: update(1, 1, 7, 0, 1, 1, ...text, ...INF, 0), close: 4422 },
+    { title: 'delete set length', frame: update(1, 1, 8, 0, 4, 1, ...text, 1, 120, 1, 8, 1, 0, ...INF), close: 4422 },
     { title: 'state vector clock', frame: encodeSyncStep1(new Uint8Array([1, 5, ...INF])), close: null },
   ]
 }
