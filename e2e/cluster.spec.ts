@@ -18,7 +18,7 @@ import {
   redisProblem,
   uniqueSchema,
 } from '../server/test/helpers/services.js'
-import { apiText, caretTo, editorText, expect, expectConverged, test as base, type TandemServer } from './fixtures.js'
+import { apiText, caretTo, docText, editorText, expect, expectConverged, test as base, type TandemServer } from './fixtures.js'
 import { ServerProcess } from './server-process.js'
 
 const caretLabel = (page: Page, name: string) => page.locator('.cm-ySelectionCaret .cm-ySelectionInfo', { hasText: name })
@@ -74,6 +74,8 @@ test('two people on two instances see each other’s text and named carets', asy
 
   await caretTo(pageA, 'start')
   await pageA.keyboard.type('Alice on one. ')
+  // Bob's "end" is only after Alice's sentence once it has crossed instances to his page.
+  await expect.poll(() => docText(pageB)).toBe('Alice on one. ')
   await caretTo(pageB, 'end')
   await pageB.keyboard.type('Bob on two.')
 
