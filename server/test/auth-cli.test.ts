@@ -3,42 +3,18 @@
  * when auth is off, and with AUTH_SECRET and AUTH_PUBLIC_KEY (a PEM file) requires tokens.
  */
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { jwtVerify } from 'jose'
 import { Cleanup } from './helpers/cleanup.js'
 import { upgradeStatus } from './helpers/clients.js'
-import { childEnv, REPO_ROOT, spawnServer } from './helpers/server.js'
+import { childEnv, runToExit, spawnServer, type ScriptRun } from './helpers/server.js'
 import { keyPair, nowSeconds, SECRET, sign, token, unsignedToken } from './helpers/tokens.js'
-import { within } from './helpers/wait.js'
 import { test } from './helpers/test.js'
 
-interface Run {
-  readonly code: number | null
-  readonly stdout: string
-  readonly stderr: string
-}
-
 /** Runs scripts/token.ts as `npm run token -- ...` does, with the given environment. */
-async function tokenScript(cleanup: Cleanup, args: string[], env: Record<string, string>): Promise<Run> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/token.ts', ...args], {
-    cwd: REPO_ROOT,
-    env: childEnv({ AUTH_SECRET: '', PORT: '', ...env }),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  cleanup.add(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-  })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk))
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
-  const code = await within(new Promise<number | null>((resolve) => child.once('close', resolve)), {
-    timeoutMs: 15_000,
-    message: () => `token script did not exit; stdout:\n${stdout}\nstderr:\n${stderr}`,
-  })
-  return { code, stdout, stderr }
+function tokenScript(cleanup: Cleanup, args: string[], env: Record<string, string>): Promise<ScriptRun> {
+  return runToExit(cleanup, 'scripts/token.ts', args, childEnv({ AUTH_SECRET: '', PORT: '', ...env }))
 }
 
 test('1. npm run token -- --doc NAME --role viewer --ttl 24h prints a verifiable token and its link', async (t) => {

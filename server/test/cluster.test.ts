@@ -8,7 +8,6 @@
  * Needs Postgres and Redis (services.ts): skipped loudly without them, failed under CI.
  */
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import type { WebSocket } from 'ws'
 import type { Env } from '../src/config.js'
 import { Cleanup } from './helpers/cleanup.js'
@@ -17,31 +16,16 @@ import { apiText, health, spawnCluster, type ClusterInstance } from './helpers/c
 import { TcpProxy } from './helpers/proxy.js'
 import { seededRng, type Rng } from './helpers/random.js'
 import { RedisServer, redisServerBinary } from './helpers/redis-server.js'
-import { childEnv, REPO_ROOT } from './helpers/server.js'
+import { childEnv, runToExit, type ScriptRun } from './helpers/server.js'
 import { needs } from './helpers/services.js'
 import { keepTyping, tokenProblems, tokensOf, Typist } from './helpers/typists.js'
 import { turns, waitFor, within } from './helpers/wait.js'
 import { test, type TestContext } from './helpers/test.js'
 
 /** Runs main.ts with `env` until it exits by itself. */
-async function runMain(cleanup: Cleanup, env: Env): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server/src/main.ts'], {
-    cwd: REPO_ROOT,
-    env: childEnv({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: cleanup.tempDir(), DATABASE_URL: '', REDIS_URL: '', ...env }),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  cleanup.add(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-  })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk))
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
-  const code = await within(new Promise<number | null>((resolve) => child.once('close', (c) => resolve(c))), {
-    timeoutMs: 15_000,
-    message: () => `main.ts kept running with ${JSON.stringify(env)}; stdout:\n${stdout}`,
-  })
-  return { code, stdout, stderr }
+function runMain(cleanup: Cleanup, env: Env): Promise<ScriptRun> {
+  const defaults = { PORT: '0', HOST: '127.0.0.1', DATA_DIR: cleanup.tempDir(), DATABASE_URL: '', REDIS_URL: '' }
+  return runToExit(cleanup, 'server/src/main.ts', [], childEnv({ ...defaults, ...env }))
 }
 
 /** The awareness state `client` holds for the client with id `clientID`, if any. */

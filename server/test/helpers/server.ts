@@ -160,3 +160,31 @@ export async function spawnServer(cleanup: Cleanup, options: SpawnOptions): Prom
     stdout: () => stdout,
   }
 }
+
+/** What a script printed and how it exited. */
+export interface ScriptRun {
+  readonly code: number | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+/** Runs a TypeScript script of the repo (via tsx) with `env` until it exits by itself (15 s at most). */
+export async function runToExit(cleanup: Cleanup, script: string, args: string[], env: NodeJS.ProcessEnv): Promise<ScriptRun> {
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+    cwd: REPO_ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  cleanup.add(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  })
+  let stdout = ''
+  let stderr = ''
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk))
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
+  const code = await within(new Promise<number | null>((resolve) => child.once('close', (c) => resolve(c))), {
+    timeoutMs: 15_000,
+    message: () => `${script} did not exit; stdout:\n${stdout}\nstderr:\n${stderr}`,
+  })
+  return { code, stdout, stderr }
+}
