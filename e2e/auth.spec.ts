@@ -178,6 +178,47 @@ test.describe('with AUTH_SECRET', () => {
     })
   }
 
+  test('the landing page finds documents again with the tokens their links carried', async ({ editors, server, docName }) => {
+    const page = await editors.newPage('returning')
+    // A stranger's browser holds no token: creating a document would only be refused, so it says why.
+    await page.goto(server.url)
+    await expect(page.getByTestId('new-doc')).toBeDisabled()
+    await expect(page.getByTestId('auth-note')).toContainText('access link')
+
+    // Opened once through its link, the document is listed, and the listed link opens it as an editor.
+    const token = await mint({ doc: docName, role: 'editor' })
+    await page.goto(linkTo(editors, docName, token))
+    await expectSaved(page)
+    await caretTo(page, 'end')
+    await page.keyboard.type('Back again.')
+    await expectSaved(page)
+    await page.goto(server.url)
+    await page.getByTestId('recent-docs').getByRole('link', { name: docName, exact: true }).click()
+    await expectSaved(page)
+    await expect(notice(page)).toBeHidden()
+    expect(new URL(page.url()).searchParams.get('token')).toBe(token)
+    await expect.poll(() => docText(page)).toBe('Back again.')
+
+    // So does its bare address, typed by hand: the held token is used and written into it.
+    await page.goto(editors.urlOf(docName))
+    await expectSaved(page)
+    expect(new URL(page.url()).searchParams.get('token')).toBe(token)
+
+    // A token for every name under a prefix makes New document work, under that prefix.
+    await page.goto(linkTo(editors, 'team/welcome', await mint({ doc: 'team/*', role: 'editor' })))
+    await expectSaved(page)
+    await page.goto(server.url)
+    await expect(page.getByTestId('auth-note')).toBeHidden()
+    await page.getByTestId('new-doc').click()
+    await expect(page).toHaveURL(/\/d\/team%2F[^/?]+\?token=/)
+    await expectSaved(page)
+    await caretTo(page, 'end')
+    await page.keyboard.type('Made with a prefix token.')
+    await expectSaved(page)
+    const created = decodeURIComponent(new URL(page.url()).pathname.slice('/d/'.length))
+    expect(await apiText(server, created, new URL(page.url()).searchParams.get('token')!)).toBe('Made with a prefix token.')
+  })
+
   test('a link that expires during the visit says so when the server closes it', async ({ editors, docName }) => {
     const expiresAt = Math.ceil(Date.now() / 1000) + 3
     const token = await mint({ doc: docName, role: 'viewer' }, { expiresAt })

@@ -9,6 +9,7 @@ import { trackSaved } from './saved.js'
 import { shareControl } from './share.js'
 import { statusIndicator } from './status.js'
 import { themeToggle } from './theme.js'
+import { rememberToken, tokenFor } from './keyring.js'
 import { readAccess } from './token.js'
 
 export function mountDocument(root: HTMLElement, name: string): void {
@@ -16,7 +17,10 @@ export function mountDocument(root: HTMLElement, name: string): void {
   recordVisit(name)
 
   // The token stays in the address, so a reload keeps working; it is never logged.
-  const access = readAccess(location.search)
+  // An address without one (typed, or an old bookmark) gets the best token this browser holds
+  // for the document, written back so that reload and Copy link carry it too.
+  const access = readAccess(withHeldToken(name))
+  if (access.token) rememberToken(access.token)
   const viewer = access.role === 'viewer'
   const collab = openCollab(name, access.token)
   // Registered before the socket's first message can arrive (it opens asynchronously).
@@ -63,4 +67,16 @@ export function mountDocument(root: HTMLElement, name: string): void {
 
   const { doc, provider, awareness, undoManager } = collab
   window.tandem = { doc, provider, awareness, undoManager }
+}
+
+/** The page's query string, with a held token added when it carries none. */
+function withHeldToken(name: string): string {
+  const params = new URLSearchParams(location.search)
+  if (params.get('token')) return location.search
+  const held = tokenFor(name)
+  if (!held) return location.search
+  params.set('token', held)
+  const search = `?${params}`
+  history.replaceState(history.state, '', location.pathname + search + location.hash)
+  return search
 }

@@ -23,6 +23,8 @@ export function recordVisit(name: string, now = Date.now()): void {
   writeJson(STORAGE_KEY, [{ name, visitedAt: now }, ...others].slice(0, MAX_RECENT))
 }
 
-export function docPath(name: string): string {
-  return `/d/${encodeURIComponent(name)}`
+/** A document's address, with the token that opens it when there is one. */
+export function docPath(name: string, token: string | null = null): string {
+  const path = `/d/${encodeURIComponent(name)}`
+  return token ? `${path}?token=${encodeURIComponent(token)}` : path
 }
