@@ -86,6 +86,8 @@ export class Room {
   private committing = false
   private commitScheduled = false
   private retryTimer: NodeJS.Timeout | null = null
+  /** Set by a failed append, cleared by the next one that succeeds. */
+  private storeFailing = false
   /** Serialises commits and compactions: the store sees one call per room at a time. */
   private chain: Promise<void> = Promise.resolve()
   /** Which stored sequence numbers the doc holds; compaction folds only up to `known`. */
@@ -420,10 +422,16 @@ export class Room {
       for (const id of removed) owned.delete(id)
     }
     const changed = added.concat(updated, removed)
-    // Presence is not durable state: relay it at once, encoded once for every peer.
+    // Presence is not durable state, but it must not overtake the text it points into: a cursor
+    // sent right after a keystroke names that keystroke's position. So it waits behind updates
+    // that are still being stored (a fraction of a millisecond) and otherwise goes at once,
+    // encoded once for every peer. Relayed first, it would also delay the text by a whole
+    // fan-out of cursor frames. While the store is failing, presence goes on regardless: who is
+    // here should not freeze with it.
     const update = awarenessProtocol.encodeAwarenessUpdate(this.awareness, changed)
-    const frame = protocol.encodeAwareness(update)
-    for (const peer of this.peers.keys()) if (peer !== origin) peer.send(frame)
+    const out = { frame: protocol.encodeAwareness(update), except: origin }
+    if (this.storeFailing) this.deliver([out])
+    else this.sendWhenDurable(out)
     // Other instances hear of our peers' presence and of its removal when a peer leaves (origin
     // null); not of what they told us, nor of states each instance times out by itself.
     if (this.link && (owned || origin === null)) {
@@ -484,6 +492,7 @@ export class Room {
       this.options.onAppend?.((performance.now() - started) / 1000, true)
     } catch (err) {
       this.options.onAppend?.((performance.now() - started) / 1000, false)
+      this.storeFailing = true
       // Nobody has seen these updates yet: keep them first in line and try again later.
       this.pending = batch.concat(this.pending)
       this.outbox = outbox.concat(this.outbox)
@@ -493,6 +502,7 @@ export class Room {
     } finally {
       this.committing = false
     }
+    this.storeFailing = false
     this.written = true
     this.tail += batch.length
     const first = last - batch.length + 1

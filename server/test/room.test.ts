@@ -172,6 +172,51 @@ test('5. awareness is relayed at once, and removed (broadcast) when its peer lea
   assert.equal(room.size, 2)
 })
 
+test('5b. a cursor sent right after a keystroke never overtakes it; with the store failing, presence still flows', async (t) => {
+  const { room, peer, editor, store, cleanup } = await setup(t)
+  const a = peer()
+  const b = peer()
+  b.clear()
+  const clientDoc = new Y.Doc()
+  clientDoc.clientID = 1002
+  const clientAwareness = new awarenessProtocol.Awareness(clientDoc)
+  cleanup.add(() => clientAwareness.destroy())
+  const cursor = (at: number) => {
+    clientAwareness.setLocalState({ cursor: at })
+    return awarenessProtocol.encodeAwarenessUpdate(clientAwareness, [1002])
+  }
+  const gate = deferred()
+  store.before.append = () => gate.promise
+
+  // What a typist's provider sends: the keystroke, then its cursor, read in one turn.
+  room.handle(a, { kind: 'update', update: editor().insert(0, 'x') })
+  room.handle(a, { kind: 'awareness', update: cursor(1) })
+  await waitFor(() => store.count('append') === 1, { message: 'the room never appended' })
+  assert.equal(b.frames.length, 0, 'the cursor went ahead of the keystroke it follows')
+  gate.resolve()
+  await waitFor(() => b.frames.length === 2, { message: 'keystroke and cursor never arrived' })
+  assert.deepEqual(
+    b.frames.map((f) => f.kind),
+    ['update', 'awareness'],
+  )
+
+  // A store that fails holds the text back (nothing unstored is relayed), not who is here.
+  b.clear()
+  store.before.append = () => {
+    throw new Error('disk full')
+  }
+  room.handle(a, { kind: 'update', update: editor().insert(0, 'y') })
+  await waitFor(() => store.count('append') >= 3, { message: 'the failing append was not retried' })
+  room.handle(a, { kind: 'awareness', update: cursor(2) })
+  assert.deepEqual(
+    b.frames.map((f) => f.kind),
+    ['awareness'],
+    'presence froze with the store',
+  )
+  store.before.append = () => undefined
+  await waitFor(() => b.of('update').length === 1, { message: 'the update was not relayed once the store recovered' })
+})
+
 test('6. a failed append keeps the update unrelayed and is retried', async (t) => {
   const { room, peer, editor, store } = await setup(t)
   const a = peer()
