@@ -5,7 +5,13 @@
 import type { Medians, Results } from './report.js'
 import { SERVERS, type ServerName } from './servers/index.js'
 
-const COLORS: Record<ServerName, string> = { tandem: '#1f77b4', ywebsocket: '#ff7f0e', hocuspocus: '#2ca02c' }
+const COLORS: Record<ServerName, string> = {
+  tandem: '#1f77b4',
+  ywebsocket: '#ff7f0e',
+  hocuspocus: '#2ca02c',
+  'tandem-pg': '#9467bd',
+  'tandem-cluster': '#d62728',
+}
 
 export function latencyChart(results: Results, m: Medians): string | null {
   const readers = results.params.fanout.readers

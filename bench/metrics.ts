@@ -24,6 +24,15 @@ export function cpuMs(pid: number): number {
   return ((utime + stime) * 1000) / TICKS_PER_SECOND
 }
 
+/** cpuMs, or NaN when the process has gone or is not one this user may read. */
+export function tryCpuMs(pid: number): number {
+  try {
+    return cpuMs(pid)
+  } catch {
+    return NaN
+  }
+}
+
 export interface Memory {
   readonly rssMB: number
   /** Peak RSS of the process so far. */
@@ -51,14 +60,17 @@ export function median(values: readonly number[]): number {
   return finite.length % 2 ? finite[mid]! : (finite[mid - 1]! + finite[mid]!) / 2
 }
 
-/** Waits until the process used at most 2 ticks of CPU in `quietMs` (or `timeoutMs` passes): it is idle. */
-export async function waitIdle(pid: number, quietMs = 300, timeoutMs = 15_000): Promise<boolean> {
+/**
+ * Waits until each process used at most 2 ticks of CPU in `quietMs` (or `timeoutMs` passes): they
+ * are idle. Several pids are the instances of one server, which must all be quiet at once.
+ */
+export async function waitIdle(pids: readonly number[], quietMs = 300, timeoutMs = 15_000): Promise<boolean> {
   const deadline = performance.now() + timeoutMs
-  let last = cpuMs(pid)
+  let last = pids.map(cpuMs)
   while (performance.now() < deadline) {
     await new Promise((r) => setTimeout(r, quietMs))
-    const now = cpuMs(pid)
-    if (now - last <= (2000 / TICKS_PER_SECOND)) return true
+    const now = pids.map(cpuMs)
+    if (now.every((ms, i) => ms - last[i]! <= 2000 / TICKS_PER_SECOND)) return true
     last = now
   }
   return false

@@ -1,6 +1,7 @@
 /**
  * Results: bench/results/<timestamp>.json (every run, every metric, and the medians),
- * <timestamp>.md (a table per scenario, servers side by side, ratios to Tandem) and
+ * <timestamp>.md (a table per scenario, servers side by side, ratios to Tandem, or to the first
+ * server listed when Tandem is not among them) and
  * <timestamp>-latency.svg (fan-out latency against readers).
  */
 import fs from 'node:fs'
@@ -84,6 +85,14 @@ export function markdown(results: Results, m: Medians, chart: string | null): st
   lines.push(`- Command: \`${results.command}\` (${results.totalSeconds.toFixed(0)} s); Tandem at ${machine.git}`)
   lines.push(`- Repetitions: ${results.params.reps}; every cell is the median over them (a cell marked (k/n) had only k good runs)`)
   lines.push(`- Servers: ${results.servers.map((s) => SERVERS[s].label).join('; ')}`)
+  if (results.servers.some((s) => SERVERS[s].cluster)) {
+    lines.push(
+      '- Postgres + Redis entries: a fresh Postgres schema and Redis prefix per run; with two instances, fan-out readers ' +
+        'alternate between them (the typist on the first) and the members of each room alternate, so every room spans ' +
+        "both. Server CPU and RSS are summed over the instances, event-loop lag is the worst instance's; Postgres CPU " +
+        "counts the run's own backends, Redis CPU the whole Redis process",
+    )
+  }
   const loads = results.records.map((r) => r.load1).filter((v): v is number => v !== undefined)
   if (loads.length) {
     lines.push(`- Load average (1 min) after each run: ${Math.min(...loads).toFixed(1)} to ${Math.max(...loads).toFixed(1)} (about 2 is the harness alone on 2 cores; more means other work shared the machine)`)
@@ -104,15 +113,21 @@ export function markdown(results: Results, m: Medians, chart: string | null): st
   return lines.join('\n')
 }
 
+/** The server the others are compared with: Tandem (SQLite) when it ran, else the first listed. */
+function baseline(servers: readonly ServerName[]): ServerName {
+  return servers.includes('tandem') ? 'tandem' : servers[0]!
+}
+
 function table(results: Results, m: Medians, scenario: string, rows: Row[]): string {
   const servers = results.servers
-  const peers = servers.filter((s) => s !== 'tandem')
-  const hasTandem = servers.includes('tandem')
-  const head = ['', ...servers.map((s) => SERVERS[s].label.split(' (')[0]!), ...(hasTandem ? peers.map((p) => `${SERVERS[p].label.split(' ')[0]} / Tandem`) : [])]
+  const base = baseline(servers)
+  const peers = servers.filter((s) => s !== base)
+  const head = ['', ...servers.map((s) => SERVERS[s].label.split(' (')[0]!), ...peers.map((p) => `${SERVERS[p].short} / ${SERVERS[base].short}`)]
   const out = [`| ${head.join(' | ')} |`, `|${head.map(() => ' --- ').join('|')}|`]
   for (const row of rows) {
+    if (row.optional && servers.every((s) => !m[scenario]?.[s]?.[row.key]?.n)) continue
     const cells = servers.map((s) => cell(results, m, scenario, s, row))
-    const ratios = hasTandem ? peers.map((p) => ratio(m[scenario]?.tandem?.[row.key]?.value, m[scenario]?.[p]?.[row.key]?.value, row)) : []
+    const ratios = peers.map((p) => ratio(m[scenario]?.[base]?.[row.key]?.value, m[scenario]?.[p]?.[row.key]?.value, row))
     out.push(`| ${row.label} | ${[...cells, ...ratios].join(' | ')} |`)
   }
   return out.join('\n')
@@ -144,11 +159,11 @@ export function format(value: number, unit: Row['unit']): string {
   }
 }
 
-/** The peer's value over Tandem's when lower is better (so above 1 means Tandem wins), else the inverse. */
-function ratio(tandem: number | undefined, peer: number | undefined, row: Row): string {
-  if (tandem === undefined || peer === undefined || !Number.isFinite(tandem) || !Number.isFinite(peer)) return 'n/a'
-  if (row.unit === 'count') return tandem === peer ? '=' : `${peer - tandem > 0 ? '+' : ''}${Math.round(peer - tandem)}`
-  if (tandem === 0 || peer === 0) return tandem === peer ? '1.0' : 'n/a'
-  const r = row.better === 'lower' ? peer / tandem : tandem / peer
+/** The peer's value over the baseline's when lower is better (so above 1 means the baseline wins), else the inverse. */
+function ratio(base: number | undefined, peer: number | undefined, row: Row): string {
+  if (base === undefined || peer === undefined || !Number.isFinite(base) || !Number.isFinite(peer)) return 'n/a'
+  if (row.unit === 'count') return base === peer ? '=' : `${peer - base > 0 ? '+' : ''}${Math.round(peer - base)}`
+  if (base === 0 || peer === 0) return base === peer ? '1.0' : 'n/a'
+  const r = row.better === 'lower' ? peer / base : base / peer
   return `${r >= 10 ? r.toFixed(0) : r.toFixed(r >= 1 ? 1 : 2)}×`
 }

@@ -15,7 +15,7 @@ import { traceCache } from './load/trace.js'
 import { FULL, QUICK, type Params } from './params.js'
 import { writeReport, type RunRecord } from './report.js'
 import { SCENARIOS } from './scenarios/index.js'
-import { SERVER_NAMES, SERVERS, type ServerName } from './servers/index.js'
+import { DEFAULT_SERVERS, SERVER_NAMES, SERVERS, type ServerName } from './servers/index.js'
 import { REPO } from './servers/process.js'
 import { withTimeout } from './load/wait.js'
 
@@ -30,11 +30,21 @@ const { values } = parseArgs({
 
 const base: Params = values.quick ? QUICK : FULL
 const params: Params = values.reps ? { ...base, reps: Number(values.reps) } : base
-const servers = (values.servers?.split(',') ?? [...SERVER_NAMES]) as ServerName[]
-for (const s of servers) if (!SERVER_NAMES.includes(s)) throw new Error(`unknown server ${s}; one of ${SERVER_NAMES.join(', ')}`)
+const servers = (values.servers?.split(',') ?? [...DEFAULT_SERVERS]) as ServerName[]
+for (const s of servers) if (!SERVER_NAMES.includes(s)) usage(`unknown server ${s}; one of ${SERVER_NAMES.join(', ')}`)
 const only = values.only?.split(',')
 const scenarios = SCENARIOS.filter((s) => !only || only.includes(s.name))
-if (only) for (const name of only) if (!SCENARIOS.some((s) => s.name === name)) throw new Error(`unknown scenario ${name}; one of ${SCENARIOS.map((s) => s.name).join(', ')}`)
+if (only) for (const name of only) if (!SCENARIOS.some((s) => s.name === name)) usage(`unknown scenario ${name}; one of ${SCENARIOS.map((s) => s.name).join(', ')}`)
+// Refused before anything runs, rather than a column of failures at the end of a long run.
+const clusterServers = servers.filter((s) => SERVERS[s].cluster)
+const singleOnly = scenarios.filter((s) => !s.clusters)
+if (clusterServers.length > 0 && singleOnly.length > 0) {
+  usage(
+    `the Postgres + Redis entries (${clusterServers.join(', ')}) run only the ${SCENARIOS.filter((s) => s.clusters).map((s) => s.name).join(' and ')} scenarios, ` +
+      `not ${singleOnly.map((s) => s.name).join(', ')} (they restart the server or read one process's memory); ` +
+      `add --only ${SCENARIOS.filter((s) => s.clusters).map((s) => s.name).join(',')}`,
+  )
+}
 
 const tmpRoot = path.join(REPO, 'bench/tmp', `run-${process.pid}`)
 const started = new Date()
@@ -115,6 +125,12 @@ const files = writeReport({
 console.log(`${elapsed()} done; wrote ${files.join(', ')}`)
 // A load process or server that outlived its run must not keep the harness alive.
 process.exit(0)
+
+/** A mistake in the command line: say what, and stop before anything runs. */
+function usage(message: string): never {
+  process.stderr.write(`bench: ${message}\n`)
+  process.exit(2)
+}
 
 /** The commit measured, and whether the server's sources differed from it. */
 function gitState(): string {

@@ -13,6 +13,8 @@ import type { ClientKind } from '../servers/index.js'
 export const TEXT_NAME = 'codemirror'
 
 export interface BenchClient {
+  /** Which instance of the server its socket goes to (0 unless the server has several). */
+  readonly instance: number
   readonly doc: Y.Doc
   readonly text: Y.Text
   readonly awareness: Awareness
@@ -33,6 +35,8 @@ export interface ClientOptions {
   /** Announce a user in awareness, as an editor does. */
   readonly user?: { readonly name: string; readonly color: string }
   readonly connect?: boolean
+  /** Recorded on the client: the index of the instance `url` belongs to. */
+  readonly instance?: number
 }
 
 export function createClient(kind: ClientKind, url: string, room: string, options: ClientOptions = {}): BenchClient {
@@ -75,6 +79,7 @@ function yWebsocketClient(url: string, room: string, options: ClientOptions): Be
     (listener) => provider.on('sync', listener),
   )
   return {
+    instance: options.instance ?? 0,
     doc,
     text: doc.getText(TEXT_NAME),
     awareness: provider.awareness,
@@ -110,6 +115,7 @@ function hocuspocusClient(url: string, room: string, options: ClientOptions): Be
   )
   const socket = () => provider.configuration.websocketProvider.webSocket as unknown as { bufferedAmount: number } | null
   return {
+    instance: options.instance ?? 0,
     doc,
     text: doc.getText(TEXT_NAME),
     awareness,

@@ -12,8 +12,13 @@ import { sleep, waitFor, withTimeout } from './wait.js'
 
 export interface Target {
   readonly kind: ClientKind
-  readonly url: string
+  /** One URL per instance of the server: one, or several for a cluster. */
+  readonly urls: readonly string[]
 }
+
+/** Which instance client `slot` connects to: round-robin over the instances. */
+type Placement = (slot: number) => number
+const roundRobin: Placement = (slot) => slot
 
 /** Socket bytes queued before the replay typist waits for the server to read: TCP backpressure. */
 const MAX_BUFFERED = 256 * 1024
@@ -23,16 +28,25 @@ export class Load {
   private typists: Typist[] = []
   private readers: Reader[] = []
   private readonly samples = new Samples()
+  /** Latencies between a typist and a reader on different instances of a cluster. */
+  private readonly across = new Samples()
   private lastTexts = new Map<BenchClient, number>()
 
-  /** Opens clients `batch` at a time, each batch synced before the next (or timeout). */
-  private async open(target: Target, rooms: readonly string[], user: boolean, batch: number, timeoutMs: number): Promise<BenchClient[]> {
+  /**
+   * Opens clients `batch` at a time, each batch synced before the next (or timeout). Client i
+   * connects to instance `place(i)` (modulo the number of instances).
+   */
+  private async open(target: Target, rooms: readonly string[], user: boolean, batch: number, timeoutMs: number, place = roundRobin): Promise<BenchClient[]> {
     const opened: BenchClient[] = []
     const deadline = performance.now() + timeoutMs
     for (let i = 0; i < rooms.length; i += batch) {
-      const group = rooms.slice(i, i + batch).map((room, j) =>
-        createClient(target.kind, target.url, room, user ? { user: { name: `user-${i + j}`, color: '#30bced' } } : {}),
-      )
+      const group = rooms.slice(i, i + batch).map((room, j) => {
+        const instance = place(i + j) % target.urls.length
+        return createClient(target.kind, target.urls[instance]!, room, {
+          instance,
+          ...(user ? { user: { name: `user-${i + j}`, color: '#30bced' } } : {}),
+        })
+      })
       opened.push(...group)
       this.clients.push(...group)
       const left = deadline - performance.now()
@@ -43,17 +57,21 @@ export class Load {
 
   // ---- 1. Fan-out --------------------------------------------------------------------------
 
-  /** One typist and readers up to `readers` in one room. */
+  /**
+   * One typist and readers up to `readers` in one room. On a cluster the typist is on the first
+   * instance and readers alternate over the instances, so with two half of them read across.
+   */
   async fanoutOpen(a: Target & { room: string; readers: number; timeoutMs: number }): Promise<{ ms: number }> {
     const started = performance.now()
     if (this.typists.length === 0) {
-      const [client] = await this.open(a, [a.room], true, 1, a.timeoutMs)
+      const [client] = await this.open(a, [a.room], true, 1, a.timeoutMs, () => 0)
       this.typists.push(new Typist(client!, 0))
     }
     const more = a.readers - this.readers.length
     if (more > 0) {
-      const opened = await this.open(a, Array(more).fill(a.room), true, 50, a.timeoutMs)
-      for (const c of opened) this.readers.push(new Reader(c, this.typists, this.samples))
+      const first = this.readers.length
+      const opened = await this.open(a, Array(more).fill(a.room), true, 50, a.timeoutMs, (i) => first + i)
+      for (const c of opened) this.readers.push(new Reader(c, this.typists, this.samples, this.across))
     }
     // Let the join-time awareness traffic settle before anything is measured.
     await sleep(300)
@@ -77,16 +95,17 @@ export class Load {
 
   // ---- 2. Many rooms -----------------------------------------------------------------------
 
+  /** On a cluster, the members of each room alternate over the instances: every room spans them. */
   async roomsOpen(a: Target & { rooms: number; perRoom: number; batch: number; timeoutMs: number }): Promise<{ ms: number }> {
     const started = performance.now()
     const names: string[] = []
     for (let r = 0; r < a.rooms; r++) for (let k = 0; k < a.perRoom; k++) names.push(`room-${r}`)
-    const opened = await this.open(a, names, true, a.batch, a.timeoutMs)
+    const opened = await this.open(a, names, true, a.batch, a.timeoutMs, (i) => i % a.perRoom)
     for (let r = 0; r < a.rooms; r++) {
       const members = opened.slice(r * a.perRoom, (r + 1) * a.perRoom)
       const typists = members.map((c, k) => new Typist(c, r * a.perRoom + k))
       this.typists.push(...typists)
-      for (const c of members) this.readers.push(new Reader(c, typists, this.samples))
+      for (const c of members) this.readers.push(new Reader(c, typists, this.samples, this.across))
     }
     await sleep(500)
     return { ms: performance.now() - started }
@@ -128,6 +147,7 @@ export class Load {
 
   private async measure(drainMs: number, type: () => Promise<number>): Promise<TypeResult> {
     this.samples.reset()
+    this.across.reset()
     for (const r of this.readers) r.catchUp()
     const cpu0 = process.cpuUsage()
     // The load process's own stalls: if it lags, latency is measured on a busy client.
@@ -142,6 +162,7 @@ export class Load {
     return {
       clientLagP99Ms: Math.max(0, histogram.percentile(99) / 1e6 - 10),
       latency: this.samples.summary(),
+      across: this.across.summary(),
       expected,
       delivered: this.samples.count,
       typedMs,
@@ -183,7 +204,7 @@ export class Load {
   /** A new client opens `room`: time until it holds `expected` (its text, not just the sync event). */
   async openOnce(a: Target & { room: string; expected: string; timeoutMs: number }): Promise<OpenResult> {
     const t0 = performance.now()
-    const client = createClient(a.kind, a.url, a.room)
+    const client = createClient(a.kind, a.urls[0]!, a.room)
     this.clients.push(client)
     let syncedMs = NaN
     const synced = client.whenSynced().then(() => (syncedMs = performance.now() - t0))
@@ -285,6 +306,8 @@ export class Load {
 export interface TypeResult {
   readonly clientLagP99Ms: number
   readonly latency: LatencySummary
+  /** Only the keystrokes whose typist and reader are on different instances (count 0 otherwise). */
+  readonly across: LatencySummary
   readonly expected: number
   readonly delivered: number
   readonly typedMs: number

@@ -81,18 +81,23 @@ export function summarize(values: number[]): LatencySummary {
   return { count: sorted.length, p50: at(0.5), p99: at(0.99), max: sorted[sorted.length - 1]!, mean: sum / sorted.length }
 }
 
-/** Watches one reader's doc for the keystrokes of the given typists. */
+/**
+ * Watches one reader's doc for the keystrokes of the given typists. Every latency goes to
+ * `samples`; those of typists on another instance of the server (a cluster) also to `across`.
+ */
 export class Reader {
   readonly client: BenchClient
   private readonly typists: Typist[]
   private readonly next: number[]
   private readonly samples: Samples
+  private readonly across: Samples
 
-  constructor(client: BenchClient, typists: Typist[], samples: Samples) {
+  constructor(client: BenchClient, typists: Typist[], samples: Samples, across: Samples) {
     this.client = client
     this.typists = typists.filter((t) => t.client !== client)
     this.next = this.typists.map((t) => t.count)
     this.samples = samples
+    this.across = across
     client.doc.on('update', (_update: Uint8Array, origin: unknown) => {
       // Local changes (this client's own keystrokes) carry no news from others.
       if (origin === null) return
@@ -120,8 +125,10 @@ export class Reader {
       let i = this.next[j]!
       if (i >= t.count) continue
       const state = Y.getState(store, t.clientId)
+      const across = t.client.instance !== this.client.instance
       while (i < t.count && state >= t.ends[i]!) {
         this.samples.add(now - t.sent[i]!)
+        if (across) this.across.add(now - t.sent[i]!)
         i++
       }
       this.next[j] = i

@@ -4,7 +4,7 @@
  * (every keystroke is relayed to every reader twice: its doc update and its cursor).
  */
 import { waitIdle } from '../metrics.js'
-import { lag, serverNow, target, withServer } from './harness.js'
+import { clusterRows, lag, recordCluster, serverNow, servicesInterval, target, withServer } from './harness.js'
 import type { Scenario } from './types.js'
 
 export const fanout: Scenario = {
@@ -23,18 +23,22 @@ export const fanout: Scenario = {
       { key: `usPerFrame@${n}`, label: `${n} readers: server CPU per delivered frame`, unit: 'us' as const, better: 'lower' as const },
       { key: `lagP99@${n}`, label: `${n} readers: server event-loop lag p99`, unit: 'ms' as const, better: 'lower' as const },
       { key: `lost@${n}`, label: `${n} readers: keystrokes not delivered`, unit: 'count' as const, better: 'lower' as const },
+      ...clusterRows((k) => `${k}@${n}`, (text) => `${n} readers: ${text}`),
     ]),
+  clusters: true,
   timeoutMs: (p) => 60_000 + p.fanout.readers.length * (p.fanout.edits / p.fanout.rate) * 1000 * 2,
   async run(ctx) {
     const p = ctx.params.fanout
     await withServer(ctx, this.timeoutMs(ctx.params), async (server, load) => {
       for (const readers of p.readers) {
         await load.run('fanoutOpen', { ...target(server), room: 'fanout', readers, timeoutMs: 30_000 }, 40_000)
-        await waitIdle(server.process.pid)
-        await server.process.probe('lag-reset')
+        await waitIdle(server.pids)
+        await server.probe('lag-reset')
+        const servicesUsed = await servicesInterval(server)
         const before = serverNow(server)
         const typed = await load.run('fanoutType', { edits: p.edits, rate: p.rate, drainMs: 10_000 }, 30_000 + (p.edits / p.rate) * 2000)
         const after = serverNow(server)
+        const services = await servicesUsed()
         const cpu = after.cpuMs - before.cpuMs
         const frames = p.edits * readers * 2
         const m = ctx.metrics
@@ -49,7 +53,10 @@ export const fanout: Scenario = {
         m[`rssMB@${readers}`] = after.rssMB
         m[`clientCpuPct@${readers}`] = (100 * typed.clientCpuMs) / typed.typedMs
         m[`clientLagP99@${readers}`] = typed.clientLagP99Ms
-        ctx.log(`${readers} readers: p50 ${typed.latency.p50.toFixed(2)} ms, p99 ${typed.latency.p99.toFixed(2)} ms, server ${cpu} ms CPU`)
+        recordCluster(ctx, (k) => `${k}@${readers}`, { typed, services, serverCpuMs: cpu, frames })
+        const extra = services ? `, Postgres ${services.postgresMs} ms, Redis ${services.redisMs} ms CPU` : ''
+        const across = typed.across.count > 0 ? ` (across instances: p50 ${typed.across.p50.toFixed(2)} ms, p99 ${typed.across.p99.toFixed(2)} ms)` : ''
+        ctx.log(`${readers} readers: p50 ${typed.latency.p50.toFixed(2)} ms, p99 ${typed.latency.p99.toFixed(2)} ms${across}, server ${cpu} ms CPU${extra}, lost ${m[`lost@${readers}`]}`)
       }
     })
   },

@@ -8,8 +8,8 @@ import type { ServerUnderTest } from '../servers/index.js'
 import type { Scenario } from './types.js'
 
 async function settledRssMB(server: ServerUnderTest): Promise<number> {
-  await waitIdle(server.process.pid, 300, 10_000)
-  await server.process.probe('gc')
+  await waitIdle(server.pids, 300, 10_000)
+  await server.probe('gc')
   return serverNow(server).rssMB
 }
 
@@ -27,6 +27,7 @@ export const memory: Scenario = {
     { key: 'perDocKB', label: 'RSS per loaded document', unit: 'KB', better: 'lower' },
     { key: 'finalMB', label: 'RSS with everything open', unit: 'MB', better: 'lower' },
   ],
+  clusters: false,
   timeoutMs: () => 180_000,
   async run(ctx) {
     const p = ctx.params.memory
@@ -40,7 +41,7 @@ export const memory: Scenario = {
         { ...target(server), rooms: docs, updatesFile: ctx.trace.updatesFile, n: p.docUpdates, expectedLength: expected.length, batch: 10, timeoutMs: 90_000 },
         100_000,
       )
-      if (!(await waitIdle(server.process.pid, 1000, 30_000))) ctx.notes.push('server still busy 30 s after the prefill')
+      if (!(await waitIdle(server.pids, 1000, 30_000))) ctx.notes.push('server still busy 30 s after the prefill')
       const stopped = await server.restart()
       if (stopped?.killed) ctx.notes.push('did not exit within 15 s of SIGTERM; killed')
       const base = await settledRssMB(server)

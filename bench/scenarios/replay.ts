@@ -35,6 +35,7 @@ export const replay: Scenario = {
     { key: 'coldMs', label: 'cold open: time until the new client has the text', unit: 'ms', better: 'lower' },
     { key: 'coldCpuMs', label: 'cold open: server CPU', unit: 'ms', better: 'lower' },
   ],
+  clusters: false,
   timeoutMs: (p) => 90_000 + p.replay.updates / 2,
   async run(ctx) {
     const n = ctx.params.replay.updates
@@ -59,7 +60,7 @@ export const replay: Scenario = {
 
       const watched = performance.now()
       await load.run('closeAll', undefined as never, 10_000)
-      if (!(await waitIdle(server.process.pid, 1000, 30_000))) ctx.notes.push('server still busy 30 s after the replay')
+      if (!(await waitIdle(server.pids, 1000, 30_000))) ctx.notes.push('server still busy 30 s after the replay')
       // A server that relays before it stores keeps writing after the watcher has the text.
       m.replayIdleS = m.replayS + Math.max(0, performance.now() - 1000 - watched) / 1000
       const stopped = await server.restart()

@@ -4,7 +4,7 @@
  * and CPU.
  */
 import { waitIdle } from '../metrics.js'
-import { lag, serverNow, target, withServer } from './harness.js'
+import { clusterRows, lag, recordCluster, serverNow, servicesInterval, target, withServer } from './harness.js'
 import type { Scenario } from './types.js'
 
 export const rooms: Scenario = {
@@ -32,7 +32,9 @@ export const rooms: Scenario = {
     { key: 'lagP99', label: 'server event-loop lag p99', unit: 'ms', better: 'lower' },
     { key: 'lost', label: 'keystrokes not delivered', unit: 'count', better: 'lower' },
     { key: 'connectS', label: 'time to connect and sync all clients', unit: 's', better: 'lower' },
+    ...clusterRows((k) => k, (text) => text),
   ],
+  clusters: true,
   timeoutMs: (p) => 150_000 + p.rooms.durationMs * 2,
   async run(ctx) {
     const p = ctx.params.rooms
@@ -44,11 +46,13 @@ export const rooms: Scenario = {
       )
       const m = ctx.metrics
       m.connectS = opened.ms / 1000
-      await waitIdle(server.process.pid)
-      await server.process.probe('lag-reset')
+      await waitIdle(server.pids)
+      await server.probe('lag-reset')
+      const servicesUsed = await servicesInterval(server)
       const before = serverNow(server)
       const typed = await load.run('roomsType', { durationMs: p.durationMs, rate: p.rate, perRoom: p.perRoom, turnMs: p.turnMs, drainMs: 10_000 }, p.durationMs + 30_000)
       const after = serverNow(server)
+      const services = await servicesUsed()
       const cpu = after.cpuMs - before.cpuMs
       m.p50 = typed.latency.p50
       m.p99 = typed.latency.p99
@@ -62,7 +66,10 @@ export const rooms: Scenario = {
       m.lost = typed.expected - typed.delivered
       m.clientCpuPct = (100 * typed.clientCpuMs) / typed.typedMs
       m.clientLagP99 = typed.clientLagP99Ms
-      ctx.log(`p50 ${typed.latency.p50.toFixed(1)} ms, p99 ${typed.latency.p99.toFixed(1)} ms, server CPU ${m.cpuPct.toFixed(0)} %, client CPU ${m.clientCpuPct.toFixed(0)} % (lag p99 ${typed.clientLagP99Ms.toFixed(0)} ms), server lag p99 ${m.lagP99!.toFixed(0)} ms, RSS ${after.rssMB.toFixed(0)} MB`)
+      recordCluster(ctx, (k) => k, { typed, services, serverCpuMs: cpu, frames: typed.expected * 2 })
+      ctx.log(`p50 ${typed.latency.p50.toFixed(1)} ms, p99 ${typed.latency.p99.toFixed(1)} ms, server CPU ${m.cpuPct.toFixed(0)} %, client CPU ${m.clientCpuPct.toFixed(0)} % (lag p99 ${typed.clientLagP99Ms.toFixed(0)} ms), server lag p99 ${m.lagP99!.toFixed(0)} ms, RSS ${after.rssMB.toFixed(0)} MB, lost ${m.lost}` +
+        (services ? `, Postgres ${services.postgresMs} ms, Redis ${services.redisMs} ms CPU` : '') +
+        (typed.across.count > 0 ? `, across instances p99 ${typed.across.p99.toFixed(1)} ms` : ''))
     })
   },
 }

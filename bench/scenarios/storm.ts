@@ -22,6 +22,7 @@ export const storm: Scenario = {
     { key: 'notSynced', label: 'clients not synced', unit: 'count', better: 'lower' },
     { key: 'notIntact', label: 'clients whose text changed', unit: 'count', better: 'lower' },
   ],
+  clusters: false,
   timeoutMs: () => 240_000,
   async run(ctx) {
     const p = ctx.params.storm
@@ -34,10 +35,10 @@ export const storm: Scenario = {
       )
       m.openS = opened.ms / 1000
       await load.run('disconnectAll', undefined as never, 10_000)
-      if (!(await waitIdle(server.process.pid, 1000, 30_000))) ctx.notes.push('server still busy 30 s after set-up')
+      if (!(await waitIdle(server.pids, 1000, 30_000))) ctx.notes.push('server still busy 30 s after set-up')
       const stopped = await server.restart()
       if (stopped?.killed) ctx.notes.push('did not exit within 15 s of SIGTERM; killed')
-      await waitIdle(server.process.pid, 300, 10_000)
+      await waitIdle(server.pids, 300, 10_000)
       const cpu0 = serverNow(server).cpuMs
       const result = await load.run('reconnectAll', { timeoutMs: 60_000 }, 70_000)
       m.stormCpuMs = serverNow(server).cpuMs - cpu0

@@ -23,6 +23,8 @@ export interface Row {
   /** Formats a median for the table. */
   readonly unit: 'ms' | 's' | 'us' | 'MB' | 'KB' | '%' | 'count'
   readonly better: 'lower' | 'higher'
+  /** Measured by some servers only (the cluster's): the table leaves it out when none has it. */
+  readonly optional?: boolean
 }
 
 export interface Scenario {
@@ -31,6 +33,11 @@ export interface Scenario {
   /** What is measured, in a sentence or two, for the report. */
   describe(params: Params): string
   readonly rows: (params: Params) => Row[]
+  /**
+   * Whether it runs against the cluster entries (Tandem on Postgres + Redis, one instance or
+   * several). Those that restart the server or read one process's memory do not.
+   */
+  readonly clusters: boolean
   /** Hard limit for one run of one server. */
   timeoutMs(params: Params): number
   run(ctx: RunContext): Promise<void>
