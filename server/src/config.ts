@@ -101,7 +101,7 @@ export const settings = [
   { name: 'TLS_CERT', default: '', doc: 'Certificate chain (PEM file) for native https/wss; needs TLS_KEY.' },
   { name: 'TLS_KEY', default: '', doc: 'Private key (PEM file) for TLS_CERT.' },
   { name: 'MAX_DOC_BYTES', default: '33554432', doc: 'Largest stored size of one document (32 MiB); an update past it is refused (4413).' },
-  { name: 'MESSAGES_PER_SECOND', default: '300', doc: 'Sustained messages per connection; bursts of 10 s worth pass.' },
+  { name: 'MESSAGES_PER_SECOND', default: '300', doc: 'Sustained messages per connection (a message sent in n pieces counts n); bursts of 10 s worth pass.' },
   { name: 'BYTES_PER_SECOND', default: '1048576', doc: 'Sustained bytes per connection (1 MiB/s); a message up to MAX_MESSAGE_BYTES always passes.' },
   { name: 'ABUSE_AFTER_SECONDS', default: '10', doc: 'A sender further than this ahead of its budget is closed (4429); before that it is only slowed.' },
   { name: 'MAX_CONNECTIONS_PER_IP', default: '100', doc: 'Concurrent WebSockets per client address (429 at the upgrade beyond).' },

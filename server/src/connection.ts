@@ -4,8 +4,10 @@
  * readers, token expiry, closing with a code) and knows nothing of Yjs: what a frame means is
  * the handler's business.
  */
+import type { Duplex } from 'node:stream'
 import { WebSocket } from 'ws'
 import { closeReason, TandemError } from './errors.js'
+import { FrameCounter } from './frame-counter.js'
 import { RateBudget } from './limits.js'
 import type { Logger } from './log.js'
 import type { Metrics } from './metrics.js'
@@ -33,6 +35,11 @@ export interface ConnectionOptions {
   /** When the peer's token expires (ms since epoch): the connection closes then. */
   readonly expiresAt?: number | null
   readonly limits?: ConnectionLimits
+  /**
+   * The byte stream `ws` reads the socket from, so the rate budget can also charge frames that
+   * are not messages (fragments, control frames). Pass it only once `ws` owns the stream.
+   */
+  readonly socket?: Duplex
 }
 
 export class Connection {
@@ -74,13 +81,23 @@ export class Connection {
       })
     }
     if (options.expiresAt != null) this.expireAt(options.expiresAt)
+    if (options.socket && this.budget) {
+      const frames = new FrameCounter()
+      // Prepended, so a chunk is charged before ws parses it: one that takes the sender past the
+      // abuse limit is never handled. Safe to listen only now: a 'data' listener added before ws
+      // had its own would have started the flow and taken bytes ws never saw.
+      options.socket.prependListener('data', (chunk: Buffer) => {
+        const count = frames.count(chunk)
+        if (count > 0) this.chargeFrames(count)
+      })
+    }
     ws.on('message', (data, isBinary) => this.receive(data as Buffer, isBinary))
     ws.on('pong', () => {
       this.alive = true
     })
     ws.on('error', (err: Error & { code?: string }) => {
-      // ws closes the socket itself after a protocol error (1009 for an oversized message, 1002
-      // for a bad frame); we only record why.
+      // ws closes the socket itself after a protocol error (1009 for an oversized message, 1008
+      // for one in more than maxFragments pieces, 1002 for a bad frame); we only record why.
       this.log.warn('socket error', { conn: this.id, room: this.room, remote: this.remote, code: err.code, err })
     })
     ws.on('close', (code) => {
@@ -202,16 +219,24 @@ export class Connection {
       this.fail(new TandemError('TEXT_FRAME', 'text frames are not part of the protocol'))
       return
     }
-    if (this.budget && this.limits) {
-      const ahead = this.budget.charge(data.length)
-      if (ahead > this.limits.abuseAfterSeconds) {
-        this.fail(new TandemError('RATE_LIMITED', 'sending far faster than the rate limit'))
-        return
-      }
-      if (ahead > 0) this.throttle(ahead)
-    }
+    if (this.budget && !this.pace(this.budget.charge(data.length))) return
     if (this.handler) this.handler(data)
     else this.queue.push(data)
+  }
+
+  private chargeFrames(count: number): void {
+    if (this.closing || !this.budget) return
+    this.pace(this.budget.chargeFrames(count))
+  }
+
+  /** Slows a sender that is ahead of its budget, or closes one too far ahead (then false). */
+  private pace(ahead: number): boolean {
+    if (ahead > this.limits!.abuseAfterSeconds) {
+      this.fail(new TandemError('RATE_LIMITED', 'sending far faster than the rate limit'))
+      return false
+    }
+    if (ahead > 0) this.throttle(ahead)
+    return true
   }
 
   /**

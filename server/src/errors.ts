@@ -8,6 +8,8 @@ export const CloseCode = {
   normal: 1000,
   /** A text frame: the protocol is binary only. */
   unsupportedData: 1003,
+  /** A message in more pieces than maxFragments allows (sent by `ws` itself). */
+  policyViolation: 1008,
   /** A message over MAX_MESSAGE_BYTES (sent by `ws` itself). */
   messageTooBig: 1009,
   /** The document could not be loaded from the store (nothing was written back), or a bug. */
@@ -35,6 +37,7 @@ export type CloseCodeValue = (typeof CloseCode)[keyof typeof CloseCode]
 export type ErrorCode =
   | 'TEXT_FRAME'
   | 'MESSAGE_TOO_BIG'
+  | 'TOO_MANY_FRAGMENTS'
   | 'MALFORMED_MESSAGE'
   | 'INVALID_UPDATE'
   | 'LOAD_FAILED'
@@ -51,6 +54,7 @@ export type ErrorCode =
 const closeCodeOf: Record<ErrorCode, CloseCodeValue> = {
   TEXT_FRAME: CloseCode.unsupportedData,
   MESSAGE_TOO_BIG: CloseCode.messageTooBig,
+  TOO_MANY_FRAGMENTS: CloseCode.policyViolation,
   MALFORMED_MESSAGE: CloseCode.malformedMessage,
   INVALID_UPDATE: CloseCode.invalidUpdate,
   LOAD_FAILED: CloseCode.internalError,

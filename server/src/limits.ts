@@ -29,12 +29,35 @@ export class RateBudget {
    * budget (0 when within it): the caller pauses reading that long, or closes past a limit.
    */
   charge(size: number, now = performance.now()): number {
+    return this.spend(1, size, now)
+  }
+
+  /**
+   * Charges `count` frames that are not messages of their own (the fragments of a message before
+   * its last, control frames): each costs what a message costs, so splitting a message into
+   * many pieces buys nothing. Their bytes are charged with the message they belong to.
+   */
+  chargeFrames(count: number, now = performance.now()): number {
+    return this.spend(count, 0, now)
+  }
+
+  private spend(messages: number, size: number, now: number): number {
     const elapsed = (now - this.last) / 1000
     this.last = now
-    this.messages = Math.min(this.messageBurst, this.messages + elapsed * this.messagesPerSecond) - 1
+    this.messages = Math.min(this.messageBurst, this.messages + elapsed * this.messagesPerSecond) - messages
     this.bytes = Math.min(this.byteBurst, this.bytes + elapsed * this.bytesPerSecond) - size
     return Math.max(0, -this.messages / this.messagesPerSecond, -this.bytes / this.bytesPerSecond)
   }
+}
+
+/**
+ * The most frames one message may arrive in; past it `ws` closes the connection with 1008.
+ * Browsers split a large message into pieces of many KiB; this allows pieces of 1 KiB on average
+ * at the largest message (4096 at 4 MiB). It bounds what a message trickled in within the rate
+ * budget costs to hold: `ws` keeps every piece as a Buffer until the message is whole.
+ */
+export function maxFragments(maxMessageBytes: number): number {
+  return Math.max(64, Math.ceil(maxMessageBytes / 1024))
 }
 
 /** Concurrent connections and new connections per minute, per client address. */

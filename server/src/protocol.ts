@@ -2,7 +2,6 @@
  * Pure encode/decode of the y-websocket wire protocol (see docs/protocol.md for the grammar).
  * Decoding returns a tagged union or throws a TandemError; nothing here touches a socket or a doc.
  */
-import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
 import { TandemError } from './errors.js'
 
@@ -33,47 +32,87 @@ export type ClientMessage =
   | { readonly kind: 'query-awareness' }
   | { readonly kind: 'saved-query'; readonly id: number }
 
-function malformed(message: string, cause?: unknown): TandemError {
-  return new TandemError('MALFORMED_MESSAGE', message, { cause })
+function malformed(message: string): TandemError {
+  return new TandemError('MALFORMED_MESSAGE', message)
+}
+
+/** A position in a frame being read. */
+interface Reader {
+  readonly frame: Uint8Array
+  pos: number
+}
+
+/** The most bytes a varUint up to 2^53 - 1 takes: 7 bits each. */
+const MAX_VARUINT_BYTES = 8
+
+/**
+ * Reads lib0's varUint strictly. lib0's own reader takes any number of bytes, including a
+ * non-minimal encoding (0x80 0x00 for 0) and ones whose value is not a safe integer (even
+ * Infinity); those are not written by any Yjs client, and accepting them would let one number
+ * have many spellings. Minimal means the last byte is not 0 unless it is the only one.
+ */
+function readVarUint(reader: Reader): number {
+  let value = 0
+  let scale = 1
+  for (let i = 0; i < MAX_VARUINT_BYTES; i++) {
+    if (reader.pos >= reader.frame.length) throw malformed('cannot decode message: a varUint runs past the end')
+    const byte = reader.frame[reader.pos++]!
+    // Exact while the value is below 2^53; anything larger still compares as larger.
+    value += (byte & 0x7f) * scale
+    if (byte < 0x80) {
+      if (byte === 0 && i > 0) throw malformed('non-minimal varUint (a zero final byte)')
+      if (value > Number.MAX_SAFE_INTEGER) throw malformed('varUint past 2^53 - 1')
+      return value
+    }
+    scale *= 0x80
+  }
+  throw malformed(`over-long varUint (more than ${MAX_VARUINT_BYTES} bytes)`)
+}
+
+/** varByteArray(x) := varUint(len(x)) • x, returned as a view of the frame. */
+function readVarBytes(reader: Reader): Uint8Array {
+  const length = readVarUint(reader)
+  const left = reader.frame.length - reader.pos
+  if (length > left) throw malformed(`cannot decode message: a ${length}-byte payload with ${left} bytes left`)
+  const bytes = reader.frame.subarray(reader.pos, reader.pos + length)
+  reader.pos += length
+  return bytes
 }
 
 /**
- * Decodes one client frame. Strict: unknown types, truncated payloads and trailing bytes are all
- * errors, because a frame we half-understand is one we might half-apply.
+ * Decodes one client frame. Strict: unknown types, truncated payloads, non-minimal or over-long
+ * varUints and trailing bytes are all errors, because a frame we half-understand is one we might
+ * half-apply. So a frame that decodes is the one encoding of its message.
  */
 export function decode(frame: Uint8Array): ClientMessage {
-  const decoder = decoding.createDecoder(frame)
+  const reader: Reader = { frame, pos: 0 }
   let message: ClientMessage
-  try {
-    const type = decoding.readVarUint(decoder)
-    switch (type) {
-      case MessageType.sync: {
-        const sub = decoding.readVarUint(decoder)
-        const payload = decoding.readVarUint8Array(decoder)
-        if (sub === SyncType.step1) message = { kind: 'sync-step1', stateVector: payload }
-        else if (sub === SyncType.step2) message = { kind: 'sync-step2', update: payload }
-        else if (sub === SyncType.update) message = { kind: 'update', update: payload }
-        else throw malformed(`unknown sync message type ${sub}`)
-        break
+  const type = readVarUint(reader)
+  switch (type) {
+    case MessageType.sync: {
+      const sub = readVarUint(reader)
+      if (sub !== SyncType.step1 && sub !== SyncType.step2 && sub !== SyncType.update) {
+        throw malformed(`unknown sync message type ${sub}`)
       }
-      case MessageType.awareness:
-        message = { kind: 'awareness', update: decoding.readVarUint8Array(decoder) }
-        break
-      case MessageType.queryAwareness:
-        message = { kind: 'query-awareness' }
-        break
-      case MessageType.saved:
-        message = { kind: 'saved-query', id: decoding.readVarUint(decoder) }
-        break
-      default:
-        throw malformed(`unknown message type ${type}`)
+      const payload = readVarBytes(reader)
+      if (sub === SyncType.step1) message = { kind: 'sync-step1', stateVector: payload }
+      else if (sub === SyncType.step2) message = { kind: 'sync-step2', update: payload }
+      else message = { kind: 'update', update: payload }
+      break
     }
-  } catch (err) {
-    if (err instanceof TandemError) throw err
-    // lib0 throws plain Errors for reads past the end and over-long varints.
-    throw malformed(`cannot decode message: ${(err as Error).message}`, err)
+    case MessageType.awareness:
+      message = { kind: 'awareness', update: readVarBytes(reader) }
+      break
+    case MessageType.queryAwareness:
+      message = { kind: 'query-awareness' }
+      break
+    case MessageType.saved:
+      message = { kind: 'saved-query', id: readVarUint(reader) }
+      break
+    default:
+      throw malformed(`unknown message type ${type}`)
   }
-  if (decoding.hasContent(decoder)) throw malformed(`${frame.length - decoder.pos} trailing bytes after message`)
+  if (reader.pos < frame.length) throw malformed(`${frame.length - reader.pos} trailing bytes after message`)
   return message
 }
 

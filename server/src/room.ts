@@ -10,6 +10,7 @@
 import * as decoding from 'lib0/decoding'
 import * as Y from 'yjs'
 import * as awarenessProtocol from 'y-protocols/awareness'
+import { refuseReusedIds } from './equivocation.js'
 import { TandemError } from './errors.js'
 import type { Envelope, FanoutMessage } from './fanout/fanout.js'
 import type { Logger } from './log.js'
@@ -213,7 +214,9 @@ export class Room {
           // Yjs integrates an update's structs before it reads its delete set, so an update cut
           // short there would be half-applied (then stored and relayed) before it throws.
           // Decoding it whole first rejects it while the doc is untouched.
-          if (!safeNumbers(Y.decodeUpdate(message.update))) throw new Error('a client, clock or length is past 2^53')
+          const update = Y.decodeUpdate(message.update)
+          if (!safeNumbers(update)) throw new Error('a client, clock or length is past 2^53')
+          refuseReusedIds(this.doc, update)
           Y.applyUpdate(this.doc, message.update, peer)
         } catch (err) {
           throw new TandemError('INVALID_UPDATE', `update could not be applied: ${(err as Error).message}`, { cause: err })

@@ -9,12 +9,12 @@ import type { Duplex } from 'node:stream'
 import { WebSocketServer, type WebSocket } from 'ws'
 import { chooseProtocol, clientAddress, httpToken, originAllowed, upgradeToken } from './access.js'
 import { createAuth, type Auth, type Grant } from './auth.js'
-import type { Config } from './config.js'
+import { ConfigError, type Config } from './config.js'
 import { Connection } from './connection.js'
 import { asTandemError, CloseCode, TandemError } from './errors.js'
 import type { Fanout } from './fanout/fanout.js'
 import type { Logger } from './log.js'
-import { AddressLimits } from './limits.js'
+import { AddressLimits, maxFragments } from './limits.js'
 import { Metrics, renderMetrics } from './metrics.js'
 import { decodeName, rawPath } from './names.js'
 import * as protocol from './protocol.js'
@@ -83,6 +83,8 @@ export function createServer(config: Config, deps: ServerDeps): TandemServer {
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: config.maxMessageBytes,
+    // Explicit, so a change of ws's default cannot lift it (see limits.ts).
+    maxFragments: maxFragments(config.maxMessageBytes),
     perMessageDeflate: false,
     handleProtocols: chooseProtocol,
   })
@@ -96,7 +98,7 @@ export function createServer(config: Config, deps: ServerDeps): TandemServer {
       res.end('internal error\n')
     })
   }
-  const server = deps.tls ? https.createServer({ cert: deps.tls.cert, key: deps.tls.key }, onRequest) : http.createServer(onRequest)
+  const server = deps.tls ? createHttpsServer(deps.tls, onRequest) : http.createServer(onRequest)
   // A client that opens a TCP connection and never finishes its request is dropped.
   server.headersTimeout = 10_000
   server.requestTimeout = 30_000
@@ -210,11 +212,13 @@ export function createServer(config: Config, deps: ServerDeps): TandemServer {
     if (!decision.ok) return refuse(socket, decision.status, decision.reason)
     if (socket.destroyed) return
     if (closing) return refuse(socket, 503, 'server is shutting down')
-    wss.handleUpgrade(req, socket, head, (ws) => void accept(ws, name.name, address, decision.grant))
+    // The socket goes to the connection too: by now ws reads it, so its frames can be counted.
+    wss.handleUpgrade(req, socket, head, (ws) => void accept(ws, socket, name.name, address, decision.grant))
   }
 
-  async function accept(ws: WebSocket, name: string, remote: string, grant: Grant): Promise<void> {
+  async function accept(ws: WebSocket, socket: Duplex, name: string, remote: string, grant: Grant): Promise<void> {
     const conn = new Connection(ws, {
+      socket,
       id: nextConnectionId++,
       room: name,
       remote,
@@ -307,6 +311,15 @@ export function createServer(config: Config, deps: ServerDeps): TandemServer {
       await rooms.closeAll()
       server.closeAllConnections()
     },
+  }
+}
+
+/** https, or a start-up error naming the settings when the files are not a certificate and its key. */
+function createHttpsServer(tls: { readonly cert: Buffer; readonly key: Buffer }, onRequest: http.RequestListener): https.Server {
+  try {
+    return https.createServer({ cert: tls.cert, key: tls.key }, onRequest)
+  } catch (err) {
+    throw new ConfigError('TLS_CERT/TLS_KEY', `not a PEM certificate chain and its private key: ${(err as Error).message}`)
   }
 }
 

@@ -13,6 +13,7 @@ test('1. each error code maps to its documented close code', () => {
   assert.deepEqual(Object.fromEntries(errorCatalogue.map((e) => [e.code, e.closeCode])), {
     TEXT_FRAME: 1003,
     MESSAGE_TOO_BIG: 1009,
+    TOO_MANY_FRAGMENTS: 1008,
     MALFORMED_MESSAGE: 4400,
     INVALID_UPDATE: 4422,
     LOAD_FAILED: 1011,

@@ -111,7 +111,7 @@ test('7. decode rejects malformed frames with MALFORMED_MESSAGE', () => {
     ['sync without subtype', bytes(0), /cannot decode/],
     ['truncated varByteArray', bytes(0, 0, 5, 1, 2), /cannot decode/],
     ['truncated awareness', bytes(1, 3, 0), /cannot decode/],
-    ['over-long varint', new Uint8Array(11).fill(0xff), /cannot decode/],
+    ['over-long varint', new Uint8Array(11).fill(0xff), /over-long varUint/],
     ['trailing bytes', bytes(0, 0, 1, 7, 9), /1 trailing bytes/],
     ['trailing bytes after query-awareness', bytes(3, 0, 0), /2 trailing bytes/],
   ]
@@ -155,5 +155,57 @@ test('8. docs/protocol.md golden bytes table matches the encoders', () => {
   for (const [name, frame] of Object.entries(expected)) {
     assert.ok(rows.has(name), `docs/protocol.md has no golden row for ${name}`)
     assert.equal(rows.get(name), hexOf(frame), `docs/protocol.md golden bytes for ${name}`)
+  }
+})
+
+test('9. varUints are read strictly: minimal, at most 8 bytes, at most 2^53 - 1, never past the end', () => {
+  const MAX = Number.MAX_SAFE_INTEGER // 2^53 - 1 = 0xff x7, 0x0f
+  const accepted: Array<[Uint8Array, ClientMessage]> = [
+    [bytes(100, 0), { kind: 'saved-query', id: 0 }],
+    [bytes(100, 0x7f), { kind: 'saved-query', id: 127 }],
+    [bytes(100, 0x80, 0x01), { kind: 'saved-query', id: 128 }],
+    [bytes(100, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x0f), { kind: 'saved-query', id: MAX }],
+    [bytes(100, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01), { kind: 'saved-query', id: 2 ** 49 }],
+  ]
+  for (const [frame, expected] of accepted) {
+    assert.deepEqual(decode(frame), expected, `decoding ${Array.from(frame)}`)
+    // What decodes is the one encoding of its message.
+    if (expected.kind === 'saved-query') assert.deepEqual(encodeSaved(expected.id), frame)
+  }
+
+  const rejected: Array<[string, Uint8Array, RegExp]> = [
+    // Non-minimal: lib0's readVarUint reads each of these as the minimal number.
+    ['type 0 as 80 00', bytes(0x80, 0x00, 0, 0), /non-minimal varUint/],
+    ['type 100 as e4 00', bytes(0xe4, 0x00, 5), /non-minimal varUint/],
+    ['sync sub-type 0 as 80 80 00', bytes(0, 0x80, 0x80, 0x00, 0), /non-minimal varUint/],
+    ['payload length 1 as 81 00', bytes(0, 2, 0x81, 0x00, 7), /non-minimal varUint/],
+    ['awareness length 0 as 80 00', bytes(1, 0x80, 0x00), /non-minimal varUint/],
+    ['savedQuery id 5 as 85 80 00', bytes(100, 0x85, 0x80, 0x00), /non-minimal varUint/],
+    // Over-long: nine bytes or more, whatever the value.
+    ['savedQuery id 2^56 in 9 bytes', bytes(100, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01), /over-long varUint/],
+    ['savedQuery id lib0 reads as Infinity', bytes(100, ...new Array<number>(146).fill(0x80), 7), /over-long varUint/],
+    ['payload length in 9 bytes', bytes(0, 2, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01), /over-long varUint/],
+    // Past 2^53 - 1 in 8 bytes.
+    ['savedQuery id 2^53', bytes(100, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x10), /past 2\^53 - 1/],
+    ['savedQuery id 2^56 - 1', bytes(100, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f), /past 2\^53 - 1/],
+    ['payload length 2^53', bytes(0, 0, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x10), /past 2\^53 - 1/],
+    // Truncated: a continuation bit on the last byte of the frame.
+    ['type cut short', bytes(0x80), /runs past the end/],
+    ['savedQuery id cut short', bytes(100, 0xff, 0xff), /runs past the end/],
+    ['payload length cut short', bytes(0, 1, 0x81), /runs past the end/],
+    ['payload length past the frame', bytes(0, 1, 0x80, 0x01, 1, 2, 3), /128-byte payload with 3 bytes left/],
+  ]
+  for (const [what, frame, message] of rejected) {
+    assert.throws(
+      () => decode(frame),
+      (err: unknown) => {
+        assert.ok(err instanceof TandemError, `${what}: expected a TandemError, got ${String(err)}`)
+        assert.equal(err.code, 'MALFORMED_MESSAGE', what)
+        assert.equal(err.closeCode, 4400, what)
+        assert.match(err.message, message, what)
+        return true
+      },
+      what,
+    )
   }
 })

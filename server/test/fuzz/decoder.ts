@@ -1,7 +1,8 @@
 /**
  * Property tests of the frame decoder (server/src/protocol.ts decode): whatever the bytes, it
  * returns a message or throws TandemError MALFORMED_MESSAGE (4400), nothing else, and quickly;
- * and every message the encoders produce decodes back to itself.
+ * what it accepts is the one encoding of its message (varUints are read strictly, so no message
+ * has two spellings); and every message the encoders produce decodes back to itself.
  */
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
@@ -36,6 +37,7 @@ export function checkDecode(frame: Uint8Array): void {
     assert.ok(payload instanceof Uint8Array)
     assert.ok(payload.length <= frame.length, `decode(${hex(frame)}) returned a ${payload.length}-byte payload`)
   }
+  checkRoundTrip(frame)
 }
 
 /** Encoding what a valid frame decodes to gives the same bytes back. */

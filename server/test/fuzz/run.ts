@@ -40,7 +40,7 @@ try {
     `live server: ${report.frames} hostile frames passed in ${((performance.now() - started) / 1000).toFixed(1)} s; ` +
       `closes ${JSON.stringify(report.closes)}; ${report.honestEdits} honest edits`,
   )
-  log(`(${report.skipped} more generated updates were not sent: they reused another frame's Yjs client id)`)
+  log(`(${report.reused} of them were updates reusing another frame's Yjs client id)`)
 } catch (err) {
   failed = true
   process.stderr.write(`fuzz: FAILED (replay with FUZZ_SEED=${seed})\n${(err as Error)?.stack ?? String(err)}\n`)

@@ -24,6 +24,8 @@ export interface StockClientOptions {
   readonly params?: Record<string, string>
   /** A document to connect (with content made offline, say); a fresh one by default. */
   readonly doc?: Y.Doc
+  /** The WebSocket class the provider uses; `ws`'s by default (a subclass can trust a test CA). */
+  readonly WebSocket?: new (url: string, protocols?: string | string[]) => WebSocket
 }
 
 /**
@@ -40,7 +42,7 @@ export async function stockClient(
   const doc = options.doc ?? new Y.Doc()
   const provider = new WebsocketProvider(wsUrl, name, doc, {
     // `ws` implements the browser WebSocket API the provider uses; the DOM type differs in detail.
-    WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket,
+    WebSocketPolyfill: (options.WebSocket ?? WebSocket) as unknown as typeof globalThis.WebSocket,
     disableBc: true,
     params: options.params ?? {},
   })

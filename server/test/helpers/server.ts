@@ -132,12 +132,12 @@ export async function spawnServer(cleanup: Cleanup, options: SpawnOptions): Prom
     await exited
   })
 
-  const listening = new Promise<number>((resolve, reject) => {
+  const listening = new Promise<{ scheme: string; port: number }>((resolve, reject) => {
     const check = () => {
-      const match = /Tandem listening on http:\/\/(?:localhost|127\.0\.0\.1|\[[^\]]+\]):(\d+)/.exec(stdout)
+      const match = /Tandem listening on (https?):\/\/(?:localhost|127\.0\.0\.1|\[[^\]]+\]):(\d+)/.exec(stdout)
       if (match) {
         child.stdout!.off('data', check)
-        resolve(Number(match[1]))
+        resolve({ scheme: match[1]!, port: Number(match[2]) })
       }
     }
     child.stdout!.on('data', check)
@@ -145,15 +145,16 @@ export async function spawnServer(cleanup: Cleanup, options: SpawnOptions): Prom
       reject(new Error(`server exited (code ${exit.code}, signal ${exit.signal}) before listening; stderr:\n${stderr}`)),
     )
   })
-  const port = await within(listening, {
+  const { scheme, port } = await within(listening, {
     timeoutMs: options.startTimeoutMs ?? 15_000,
     message: () => `server did not print its listening line; stdout:\n${stdout}\nstderr:\n${stderr}`,
   })
   return {
     child,
     port,
-    wsUrl: `ws://127.0.0.1:${port}/ws`,
-    httpUrl: `http://127.0.0.1:${port}`,
+    // With TLS_CERT/TLS_KEY the server speaks https and wss.
+    wsUrl: `${scheme === 'https' ? 'wss' : 'ws'}://127.0.0.1:${port}/ws`,
+    httpUrl: `${scheme}://127.0.0.1:${port}`,
     dataDir: options.dataDir,
     exited,
     stderr: () => stderr,
