@@ -7,7 +7,7 @@
  * and everyone is an editor.
  */
 import { createPublicKey, type KeyObject } from 'node:crypto'
-import { decodeProtectedHeader, errors as joseErrors, jwtVerify, SignJWT, type JWTPayload } from 'jose'
+import type { JWTPayload } from 'jose'
 
 export type Role = 'editor' | 'viewer'
 
@@ -43,8 +43,14 @@ export function createAuth(options: AuthOptions): Auth {
   const secret = options.secret ? new TextEncoder().encode(options.secret) : null
   const publicKey: KeyObject | null = options.publicKeyPem ? createPublicKey(options.publicKeyPem) : null
   const enabled = secret !== null || publicKey !== null
+  // jose is loaded on first use: a server with auth off never needs it, and it costs a few MB.
+  let joseModule: Promise<typeof import('jose')> | null = null
+  const jose = () => (joseModule ??= import('jose'))
+  // With auth on, start loading now so the first upgrade does not wait (a failure shows there).
+  if (enabled) jose().catch(() => {})
 
   async function verify(token: string): Promise<JWTPayload> {
+    const { decodeProtectedHeader, jwtVerify } = await jose()
     // Pick the key by the header's algorithm, from a fixed list: the token never chooses how it
     // is checked beyond that (no `none`, no RS256 key reused as an HMAC secret).
     const { alg } = decodeProtectedHeader(token)
@@ -65,7 +71,7 @@ export function createAuth(options: AuthOptions): Auth {
       try {
         payload = await verify(token)
       } catch (err) {
-        const reason = err instanceof joseErrors.JWTExpired ? 'token expired' : 'invalid token'
+        const reason = err instanceof (await jose()).errors.JWTExpired ? 'token expired' : 'invalid token'
         return { ok: false, status: 401, reason }
       }
       const role = payload.role ?? 'viewer'
@@ -80,6 +86,7 @@ export function createAuth(options: AuthOptions): Auth {
       if (!secret) throw new Error('minting tokens needs AUTH_SECRET')
       const claims: Record<string, string> = { doc, role }
       if (name) claims.name = name
+      const { SignJWT } = await jose()
       return new SignJWT(claims)
         .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
         .setIssuedAt()

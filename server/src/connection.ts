@@ -53,16 +53,21 @@ export class Connection {
   private corked = false
   private readonly limits: ConnectionLimits | null
   private readonly budget: RateBudget | null
-  private readonly timers = new Set<NodeJS.Timeout>()
+  /** Until the first message (see handshakeExpired). */
+  private handshake: NodeJS.Timeout | null = null
+  /** Other pending timers (back-pressure, expiry); made when first needed. */
+  private timers: Set<NodeJS.Timeout> | null = null
   private paused = false
-  private received = false
   private readonly log: Logger
   private readonly metrics: Metrics | null
   private readonly remote: string
+  // The queue, the timer set and the listener list are made only when needed: an idle
+  // connection needs none of them, and a thousand idle sockets should cost little more than
+  // the sockets themselves.
   /** Frames received before attach(): nothing is handled before the room has loaded. */
-  private queue: Uint8Array[] = []
+  private queue: Uint8Array[] | null = null
   private handler: ((frame: Uint8Array) => void) | null = null
-  private closeListeners: Array<() => void> = []
+  private closeListeners: Array<() => void> | null = null
   private alive = true
   private lastSentAt = Date.now()
   private closing = false
@@ -80,10 +85,8 @@ export class Connection {
     this.limits = options.limits ?? null
     this.budget = this.limits ? new RateBudget(this.limits) : null
     if (this.limits) {
-      // A socket that opens and then says nothing holds resources for no one.
-      this.later(this.limits.handshakeTimeoutMs, () => {
-        if (!this.received) this.fail(new TandemError('HANDSHAKE_TIMEOUT', 'nothing was sent after the connection opened'))
-      })
+      this.handshake = setTimeout(Connection.handshakeExpired, this.limits.handshakeTimeoutMs, this)
+      this.handshake.unref()
     }
     if (options.expiresAt != null) this.expireAt(options.expiresAt)
     if (options.socket && this.budget) {
@@ -118,8 +121,8 @@ export class Connection {
   /** Starts handling frames, the queued ones first. */
   attach(handler: (frame: Uint8Array) => void): void {
     this.handler = handler
-    const queued = this.queue
-    this.queue = []
+    const queued = this.queue ?? []
+    this.queue = null
     for (const frame of queued) {
       if (this.closing) return
       handler(frame)
@@ -129,7 +132,17 @@ export class Connection {
   /** Runs once the connection ends: when we close it, not when the close handshake completes. */
   onClose(listener: () => void): void {
     if (this.ended) listener()
-    else this.closeListeners.push(listener)
+    else if (this.closeListeners) this.closeListeners.push(listener)
+    else this.closeListeners = [listener]
+  }
+
+  /**
+   * A socket that opens and then says nothing holds resources for no one. Static (no closure)
+   * and cleared at the first message, so that connections keep nothing for it afterwards.
+   */
+  private static handshakeExpired(conn: Connection): void {
+    conn.handshake = null
+    conn.fail(new TandemError('HANDSHAKE_TIMEOUT', 'nothing was sent after the connection opened'))
   }
 
   /** Ends a turn's cork. Static, so that no connection carries a closure for it. */
@@ -218,18 +231,22 @@ export class Connection {
   /** The peer is gone for the room's purposes (its presence must go at once), however it ended. */
   private end(): void {
     this.closing = true
-    this.queue = []
+    this.queue = null
     if (this.ended) return
     this.ended = true
-    for (const timer of this.timers) clearTimeout(timer)
-    const listeners = this.closeListeners
-    this.closeListeners = []
+    if (this.handshake) clearTimeout(this.handshake)
+    for (const timer of this.timers ?? []) clearTimeout(timer)
+    const listeners = this.closeListeners ?? []
+    this.closeListeners = null
     for (const listener of listeners) listener()
   }
 
   private receive(data: Buffer, isBinary: boolean): void {
     if (this.closing) return
-    this.received = true
+    if (this.handshake) {
+      clearTimeout(this.handshake)
+      this.handshake = null
+    }
     if (this.metrics) {
       this.metrics.messagesIn++
       this.metrics.bytesIn += data.length
@@ -240,7 +257,8 @@ export class Connection {
     }
     if (this.budget && !this.pace(this.budget.charge(data.length))) return
     if (this.handler) this.handler(data)
-    else this.queue.push(data)
+    else if (this.queue) this.queue.push(data)
+    else this.queue = [data]
   }
 
   private chargeFrames(count: number): void {
@@ -287,10 +305,11 @@ export class Connection {
 
   private later(ms: number, fn: () => void): void {
     const timer = setTimeout(() => {
-      this.timers.delete(timer)
+      this.timers?.delete(timer)
       fn()
     }, ms)
     timer.unref()
+    this.timers ??= new Set()
     this.timers.add(timer)
   }
 }

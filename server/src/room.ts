@@ -1,6 +1,7 @@
 /**
- * One document being edited: its Y.Doc, its awareness, the peers connected to it, and the rule
- * that makes it durable: an update is appended to the store before anyone else sees it.
+ * One document being edited: its content (encoded until someone changes it, then a Y.Doc; see
+ * doc-state.ts), its awareness, the peers connected to it, and the rule that makes it durable:
+ * an update is appended to the store before anyone else sees it.
  *
  * Updates from all peers during one event-loop turn are committed together (group commit) and
  * only then relayed. Anything else whose content depends on uncommitted state (a sync step 2
@@ -10,6 +11,7 @@
 import * as decoding from 'lib0/decoding'
 import * as Y from 'yjs'
 import * as awarenessProtocol from 'y-protocols/awareness'
+import { DocState, serverDoc } from './doc-state.js'
 import { refuseReusedIds } from './equivocation.js'
 import { TandemError } from './errors.js'
 import type { Envelope, FanoutMessage } from './fanout/fanout.js'
@@ -67,15 +69,20 @@ const REMOTE = Symbol('remote')
 /** A frame to deliver once what it depends on is committed: to one peer, or to all but one. */
 type Outgoing = { readonly frame: Uint8Array; readonly to: Peer } | { readonly frame: Uint8Array; readonly except: unknown }
 
+const NO_IDS: readonly number[] = Object.freeze([])
+
 /** The Y.Text the editor binds to. */
 export const TEXT_NAME = 'codemirror'
 
 export class Room {
   readonly name: string
-  readonly doc: Y.Doc
   readonly awareness: awarenessProtocol.Awareness
-  /** Each peer with the awareness client ids it controls, removed when it leaves. */
-  private readonly peers = new Map<Peer, Set<number>>()
+  private readonly content: DocState
+  /**
+   * Each peer with the awareness client ids it controls (one, usually), removed when it leaves.
+   * A small array made anew on change: a Set would cost every peer some 200 bytes for its one id.
+   */
+  private readonly peers = new Map<Peer, readonly number[]>()
   private readonly store: Store
   private readonly options: RoomOptions
   private readonly log: Logger
@@ -114,20 +121,15 @@ export class Room {
    */
   static async load(name: string, store: Store, options: RoomOptions, log: Logger, link: RoomLink | null = null): Promise<Room> {
     const stored = await store.load(name)
-    const doc = new Y.Doc()
-    if (stored) {
-      Y.transact(doc, () => {
-        for (const update of stored.updates) Y.applyUpdate(doc, update)
-      })
-    }
-    const room = new Room(name, doc, store, options, log, link, stored?.seq ?? 0, stored?.tail ?? 0, stored !== null)
+    const content = new DocState(stored?.updates ?? [])
+    const room = new Room(name, content, store, options, log, link, stored?.seq ?? 0, stored?.tail ?? 0, stored !== null)
     for (const update of stored?.updates ?? []) room.approxBytes += update.length
     return room
   }
 
   private constructor(
     name: string,
-    doc: Y.Doc,
+    content: DocState,
     store: Store,
     options: RoomOptions,
     log: Logger,
@@ -137,7 +139,7 @@ export class Room {
     written: boolean,
   ) {
     this.name = name
-    this.doc = doc
+    this.content = content
     this.store = store
     this.options = options
     this.log = log
@@ -145,10 +147,11 @@ export class Room {
     this.sequence = new SequenceTracker(seq)
     this.tail = tail
     this.written = written
-    this.awareness = new awarenessProtocol.Awareness(doc)
+    // Presence needs a Y.Doc only for a client id of its own, which the server never uses: an
+    // empty one, so that presence does not build the document.
+    this.awareness = new awarenessProtocol.Awareness(serverDoc())
     // The server is not a participant: no state of its own in anyone's list.
     this.awareness.setLocalState(null)
-    doc.on('update', this.onDocUpdate)
     this.awareness.on('update', this.onAwarenessUpdate)
     if (options.catchUpMs != null) {
       this.catchUpTimer = setInterval(() => void this.catchUp(), options.catchUpMs)
@@ -158,6 +161,15 @@ export class Room {
 
   get destroyed(): boolean {
     return this.isDestroyed
+  }
+
+  /** The Y.Doc, built from the encoded content on first use; every change goes through it. */
+  get doc(): Y.Doc {
+    const live = this.content.live
+    if (live) return live
+    const doc = this.content.build()
+    doc.on('update', this.onDocUpdate)
+    return doc
   }
 
   get size(): number {
@@ -170,12 +182,12 @@ export class Room {
   }
 
   text(): string {
-    return this.doc.getText(TEXT_NAME).toString()
+    return this.content.text(TEXT_NAME)
   }
 
   join(peer: Peer): void {
-    this.peers.set(peer, new Set())
-    peer.send(protocol.encodeSyncStep1(Y.encodeStateVector(this.doc)))
+    this.peers.set(peer, NO_IDS)
+    peer.send(protocol.encodeSyncStep1(this.content.stateVector()))
     if (this.awareness.getStates().size > 0) {
       const clients = Array.from(this.awareness.getStates().keys())
       peer.send(protocol.encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(this.awareness, clients)))
@@ -187,7 +199,7 @@ export class Room {
     const owned = this.peers.get(peer)
     if (!owned) return
     this.peers.delete(peer)
-    if (owned.size > 0) awarenessProtocol.removeAwarenessStates(this.awareness, Array.from(owned), null)
+    if (owned.length > 0) awarenessProtocol.removeAwarenessStates(this.awareness, owned.slice(), null)
   }
 
   /** Handles one decoded message. Throws a TandemError when it cannot; the caller closes the peer. */
@@ -196,7 +208,7 @@ export class Room {
       case 'sync-step1': {
         let diff: Uint8Array
         try {
-          diff = Y.encodeStateAsUpdate(this.doc, message.stateVector)
+          diff = this.content.diff(message.stateVector)
         } catch (err) {
           throw new TandemError('MALFORMED_MESSAGE', 'sync step 1 carries an invalid state vector', { cause: err })
         }
@@ -210,14 +222,22 @@ export class Room {
         if (limits && this.approxBytes + message.update.length > limits.maxDocBytes) {
           throw new TandemError('DOCUMENT_TOO_LARGE', `the document would exceed ${limits.maxDocBytes} bytes`)
         }
+        let update: ReturnType<typeof Y.decodeUpdate>
         try {
           // Yjs integrates an update's structs before it reads its delete set, so an update cut
           // short there would be half-applied (then stored and relayed) before it throws.
           // Decoding it whole first rejects it while the doc is untouched.
-          const update = Y.decodeUpdate(message.update)
+          update = Y.decodeUpdate(message.update)
           if (!safeNumbers(update)) throw new Error('a client, clock or length is past 2^53')
-          refuseReusedIds(this.doc, update)
-          Y.applyUpdate(this.doc, message.update, peer)
+        } catch (err) {
+          throw new TandemError('INVALID_UPDATE', `update could not be applied: ${(err as Error).message}`, { cause: err })
+        }
+        // A client that is up to date answers sync step 2 with nothing new: no doc to build.
+        if (this.content.holds(update, message.update)) return
+        const doc = this.doc
+        try {
+          refuseReusedIds(doc, update)
+          Y.applyUpdate(doc, message.update, peer)
         } catch (err) {
           throw new TandemError('INVALID_UPDATE', `update could not be applied: ${(err as Error).message}`, { cause: err })
         }
@@ -332,10 +352,10 @@ export class Room {
     this.isDestroyed = true
     if (this.retryTimer) clearTimeout(this.retryTimer)
     if (this.catchUpTimer) clearInterval(this.catchUpTimer)
-    this.doc.off('update', this.onDocUpdate)
+    this.content.live?.off('update', this.onDocUpdate)
     this.awareness.off('update', this.onAwarenessUpdate)
     this.awareness.destroy()
-    this.doc.destroy()
+    this.content.destroy()
     this.peers.clear()
   }
 
@@ -347,8 +367,9 @@ export class Room {
    * duplicates as no-ops).
    */
   private applyStored(update: Uint8Array): void {
-    const clean = this.doc.store.pendingStructs === null && this.doc.store.pendingDs === null
-    Y.applyUpdate(this.doc, update, clean ? STORED : null)
+    const doc = this.doc
+    const clean = doc.store.pendingStructs === null && doc.store.pendingDs === null
+    Y.applyUpdate(doc, update, clean ? STORED : null)
   }
 
   /**
@@ -373,8 +394,7 @@ export class Room {
     } catch (err) {
       throw new TandemError('MALFORMED_MESSAGE', 'awareness update could not be decoded', { cause: err })
     }
-    const owned = this.peers.get(peer) ?? new Set<number>()
-    const claimed = new Set(owned)
+    const claimed = new Set(this.peers.get(peer) ?? NO_IDS)
     for (const entry of entries) {
       if (!Number.isSafeInteger(entry.client) || !Number.isSafeInteger(entry.clock)) {
         // See safeNumbers(): y-protocols would loop for ever writing such a number back.
@@ -420,9 +440,10 @@ export class Room {
   ): void => {
     const owned = this.peers.get(origin as Peer)
     if (owned) {
-      for (const id of added) owned.add(id)
-      for (const id of updated) owned.add(id)
-      for (const id of removed) owned.delete(id)
+      let ids = owned
+      for (const id of added.concat(updated)) if (!ids.includes(id)) ids = ids.concat(id)
+      if (removed.length > 0) ids = ids.filter((id) => !removed.includes(id))
+      if (ids !== owned) this.peers.set(origin as Peer, ids)
     }
     const changed = added.concat(updated, removed)
     // Presence is not durable state, but it must not overtake the text it points into: a cursor

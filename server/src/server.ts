@@ -18,6 +18,7 @@ import { AddressLimits, maxFragments } from './limits.js'
 import { Metrics, renderMetrics } from './metrics.js'
 import { decodeName, rawPath } from './names.js'
 import * as protocol from './protocol.js'
+import type { Room } from './room.js'
 import { Rooms } from './rooms.js'
 import { sendAsset, sendIndex } from './static.js'
 import type { Store } from './store/store.js'
@@ -185,7 +186,7 @@ export function createServer(config: Config, deps: ServerDeps): TandemServer {
   }
 
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
-    socket.on('error', () => {}) // a client vanishing mid-handshake is not our error
+    socket.on('error', ignore) // a client vanishing mid-handshake is not our error
     upgrade(req, socket, head).catch((err) => {
       log.error('upgrade failed', { err })
       refuse(socket, 500, 'internal error')
@@ -206,14 +207,21 @@ export function createServer(config: Config, deps: ServerDeps): TandemServer {
     const address = clientAddress(req, config.trustProxy)
     const limited = addressLimits.admit(address)
     if (limited) return refuse(socket, 429, limited)
-    // The TCP socket closes however this ends (refused, failed handshake, WebSocket closed).
-    socket.once('close', () => addressLimits.release(address))
+    // The TCP socket closes however this ends (refused, failed handshake, WebSocket closed),
+    // and only once.
+    socket.on('close', () => addressLimits.release(address))
     const decision = await auth.authorize(upgradeToken(req), name.name)
     if (!decision.ok) return refuse(socket, decision.status, decision.reason)
     if (socket.destroyed) return
     if (closing) return refuse(socket, 503, 'server is shutting down')
+    // Only what accept needs is captured: the close listener above keeps this scope alive.
+    const roomName = name.name
+    const grant = decision.grant
     // The socket goes to the connection too: by now ws reads it, so its frames can be counted.
-    wss.handleUpgrade(req, socket, head, (ws) => void accept(ws, socket, name.name, address, decision.grant))
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      socket.off('error', ignore) // ws handles the socket's errors from here on
+      void accept(ws, socket, roomName, address, grant)
+    })
   }
 
   async function accept(ws: WebSocket, socket: Duplex, name: string, remote: string, grant: Grant): Promise<void> {
@@ -230,9 +238,17 @@ export function createServer(config: Config, deps: ServerDeps): TandemServer {
     })
     metrics.connectionsOpened++
     connections.add(conn)
-    conn.onClose(() => connections.delete(conn))
+    // One listener for both (each connection carries what it registers, for its whole life).
+    let joined: Room | null = null
+    conn.onClose(() => {
+      connections.delete(conn)
+      if (joined) {
+        joined.leave(conn)
+        rooms.release(joined)
+      }
+    })
     log.debug('connection opened', { conn: conn.id, room: name, remote })
-    let room
+    let room: Room
     try {
       room = await rooms.acquire(name)
     } catch (err) {
@@ -244,10 +260,7 @@ export function createServer(config: Config, deps: ServerDeps): TandemServer {
       rooms.release(room)
       return
     }
-    conn.onClose(() => {
-      room.leave(conn)
-      rooms.release(room)
-    })
+    joined = room
     room.join(conn)
     conn.attach((frame) => {
       try {
@@ -322,6 +335,8 @@ function createHttpsServer(tls: { readonly cert: Buffer; readonly key: Buffer },
     throw new ConfigError('TLS_CERT/TLS_KEY', `not a PEM certificate chain and its private key: ${(err as Error).message}`)
   }
 }
+
+function ignore(): void {}
 
 function refuse(socket: Duplex, status: number, reason: string): void {
   const body = reason + '\n'
