@@ -7,10 +7,17 @@ import { serverNow, target, withServer } from './harness.js'
 import type { ServerUnderTest } from '../servers/index.js'
 import type { Scenario } from './types.js'
 
-async function settledRssMB(server: ServerUnderTest): Promise<number> {
+/**
+ * RSS and V8 heap after a forced GC. RSS is what the machine gives the process, but much of a
+ * difference between two readings can be V8's young generation, which grows after a burst of
+ * allocation (a connect storm) and shrinks only after seconds of quiet; the heap after a GC is
+ * what the server actually keeps. Both are reported.
+ */
+async function settled(server: ServerUnderTest): Promise<{ rssMB: number; heapMB: number }> {
   await waitIdle(server.pids, 300, 10_000)
-  await server.probe('gc')
-  return serverNow(server).rssMB
+  const replies = await server.probe('gc')
+  const heapMB = replies.reduce((sum, r) => sum + (r?.heapUsedMB ?? NaN), 0)
+  return { rssMB: serverNow(server).rssMB, heapMB }
 }
 
 export const memory: Scenario = {
@@ -20,12 +27,17 @@ export const memory: Scenario = {
     `${p.memory.docs} documents are written, each the first ${p.memory.docUpdates.toLocaleString('en')} keystrokes of ` +
     `automerge-paper, and the server is restarted. Then, with a GC forced in the server before each reading: ` +
     `${p.memory.idle} idle clients join one empty room (RSS growth / ${p.memory.idle} = per idle connection), then one ` +
-    `client opens each document (RSS growth / ${p.memory.docs}, less one connection = per loaded document).`,
+    `client opens each document (RSS growth / ${p.memory.docs}, less one connection = per loaded document). The same ` +
+    `differences of the V8 heap after the GC are the heap rows: what the server keeps, without the young generation's ` +
+    `slack, which RSS includes and which grows after a burst of connects.`,
   rows: () => [
     { key: 'baseMB', label: 'RSS after restart', unit: 'MB', better: 'lower' },
     { key: 'perConnKB', label: 'RSS per idle connection', unit: 'KB', better: 'lower' },
     { key: 'perDocKB', label: 'RSS per loaded document', unit: 'KB', better: 'lower' },
     { key: 'finalMB', label: 'RSS with everything open', unit: 'MB', better: 'lower' },
+    { key: 'heapPerConnKB', label: 'heap per idle connection (after GC)', unit: 'KB', better: 'lower' },
+    { key: 'heapPerDocKB', label: 'heap per loaded document (after GC)', unit: 'KB', better: 'lower' },
+    { key: 'finalHeapMB', label: 'heap with everything open (after GC)', unit: 'MB', better: 'lower' },
   ],
   clusters: false,
   timeoutMs: () => 180_000,
@@ -44,22 +56,32 @@ export const memory: Scenario = {
       if (!(await waitIdle(server.pids, 1000, 30_000))) ctx.notes.push('server still busy 30 s after the prefill')
       const stopped = await server.restart()
       if (stopped?.killed) ctx.notes.push('did not exit within 15 s of SIGTERM; killed')
-      const base = await settledRssMB(server)
+      const before = await settled(server)
+      const base = before.rssMB
       m.baseMB = base
       const idle = await load.run('openMany', { ...target(server), rooms: Array(p.idle).fill('idle'), batch: 100, timeoutMs: 60_000 }, 70_000)
-      const withConns = await settledRssMB(server)
+      const conns = await settled(server)
+      const withConns = conns.rssMB
       const perConnMB = (withConns - base) / p.idle
       m.perConnKB = perConnMB * 1024
+      const heapPerConnMB = (conns.heapMB - before.heapMB) / p.idle
+      m.heapPerConnKB = heapPerConnMB * 1000
       const opened = await load.run(
         'openMany',
         { ...target(server), rooms: docs, batch: 10, expectedLength: expected.length, timeoutMs: 60_000 },
         70_000,
       )
       if (!opened.ok || !idle.ok) throw new Error('a document did not open with its full text')
-      const all = await settledRssMB(server)
+      const everything = await settled(server)
+      const all = everything.rssMB
       m.perDocKB = ((all - withConns) / p.docs - perConnMB) * 1024
       m.finalMB = all
-      ctx.log(`base ${base.toFixed(0)} MB, ${m.perConnKB.toFixed(1)} KB per connection, ${m.perDocKB.toFixed(0)} KB per document`)
+      m.heapPerDocKB = ((everything.heapMB - conns.heapMB) / p.docs - heapPerConnMB) * 1000
+      m.finalHeapMB = everything.heapMB
+      ctx.log(
+        `base ${base.toFixed(0)} MB, ${m.perConnKB.toFixed(1)} KB per connection, ${m.perDocKB.toFixed(0)} KB per document ` +
+          `(heap: ${m.heapPerConnKB.toFixed(1)} KB per connection, ${m.heapPerDocKB.toFixed(0)} KB per document)`,
+      )
     })
   },
 }
