@@ -25,6 +25,22 @@ import { test } from './helpers/test.js'
 
 const bytes = (...values: number[]) => new Uint8Array(values)
 
+
+/** `frame` is refused as malformed (4400), with a message matching `message`. */
+function assertMalformed(what: string, frame: Uint8Array, message: RegExp): void {
+  assert.throws(
+    () => decode(frame),
+    (err: unknown) => {
+      assert.ok(err instanceof TandemError, `${what}: expected a TandemError, got ${String(err)}`)
+      assert.equal(err.code, 'MALFORMED_MESSAGE', what)
+      assert.equal(err.closeCode, 4400, what)
+      assert.match(err.message, message, what)
+      return true
+    },
+    what,
+  )
+}
+
 test('1. golden bytes: every encoder', () => {
   assert.deepEqual(encodeSyncStep1(bytes(1, 2)), bytes(0, 0, 2, 1, 2))
   assert.deepEqual(encodeSyncStep2(bytes(1, 2, 3)), bytes(0, 1, 3, 1, 2, 3))
@@ -115,19 +131,7 @@ test('7. decode rejects malformed frames with MALFORMED_MESSAGE', () => {
     ['trailing bytes', bytes(0, 0, 1, 7, 9), /1 trailing bytes/],
     ['trailing bytes after query-awareness', bytes(3, 0, 0), /2 trailing bytes/],
   ]
-  for (const [what, frame, message] of cases) {
-    assert.throws(
-      () => decode(frame),
-      (err: unknown) => {
-        assert.ok(err instanceof TandemError, `${what}: expected a TandemError, got ${String(err)}`)
-        assert.equal(err.code, 'MALFORMED_MESSAGE', what)
-        assert.equal(err.closeCode, 4400, what)
-        assert.match(err.message, message, what)
-        return true
-      },
-      what,
-    )
-  }
+  for (const [what, frame, message] of cases) assertMalformed(what, frame, message)
 })
 
 test('8. docs/protocol.md golden bytes table matches the encoders', () => {
@@ -195,17 +199,5 @@ test('9. varUints are read strictly: minimal, at most 8 bytes, at most 2^53 - 1,
     ['payload length cut short', bytes(0, 1, 0x81), /runs past the end/],
     ['payload length past the frame', bytes(0, 1, 0x80, 0x01, 1, 2, 3), /128-byte payload with 3 bytes left/],
   ]
-  for (const [what, frame, message] of rejected) {
-    assert.throws(
-      () => decode(frame),
-      (err: unknown) => {
-        assert.ok(err instanceof TandemError, `${what}: expected a TandemError, got ${String(err)}`)
-        assert.equal(err.code, 'MALFORMED_MESSAGE', what)
-        assert.equal(err.closeCode, 4400, what)
-        assert.match(err.message, message, what)
-        return true
-      },
-      what,
-    )
-  }
+  for (const [what, frame, message] of rejected) assertMalformed(what, frame, message)
 })
