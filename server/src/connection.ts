@@ -15,6 +15,17 @@ import type { Metrics } from './metrics.js'
 /** The longest delay setTimeout honours. */
 const MAX_TIMER_MS = 2 ** 31 - 1
 
+/**
+ * Where the shared listeners (Connection.onMessage and the rest) find their connection: on the
+ * emitter they are called on. One property per socket costs less than a closure per listener.
+ */
+const CONNECTION = Symbol('tandem.connection')
+type Tagged = { [CONNECTION]?: Connection }
+
+function connectionOf(emitter: object): Connection {
+  return (emitter as Tagged)[CONNECTION]!
+}
+
 export interface ConnectionLimits {
   readonly messagesPerSecond: number
   readonly bytesPerSecond: number
@@ -43,6 +54,11 @@ export interface ConnectionOptions {
   readonly socket?: Duplex
 }
 
+/** Handles one frame of `conn`. */
+export type FrameHandler = (frame: Uint8Array, conn: Connection) => void
+
+type CloseListener = (conn: Connection) => void
+
 export class Connection {
   readonly id: number
   readonly room: string
@@ -53,6 +69,8 @@ export class Connection {
   private corked = false
   private readonly limits: ConnectionLimits | null
   private readonly budget: RateBudget | null
+  /** Counts the frames on `socket` that are not messages (see FrameCounter). */
+  private readonly frames: FrameCounter | null
   /** Until the first message (see handshakeExpired). */
   private handshake: NodeJS.Timeout | null = null
   /** Other pending timers (back-pressure, expiry); made when first needed. */
@@ -66,8 +84,9 @@ export class Connection {
   // the sockets themselves.
   /** Frames received before attach(): nothing is handled before the room has loaded. */
   private queue: Uint8Array[] | null = null
-  private handler: ((frame: Uint8Array) => void) | null = null
-  private closeListeners: Array<() => void> | null = null
+  private handler: FrameHandler | null = null
+  /** A single listener (the usual case) is kept as it is: an array would add some 50 bytes. */
+  private closeListeners: CloseListener | CloseListener[] | null = null
   private alive = true
   private lastSentAt = Date.now()
   private closing = false
@@ -89,51 +108,77 @@ export class Connection {
       this.handshake.unref()
     }
     if (options.expiresAt != null) this.expireAt(options.expiresAt)
-    if (options.socket && this.budget) {
-      const frames = new FrameCounter()
+    // The listeners are static functions shared by every connection, which find theirs on the
+    // emitter: closures would cost each idle connection a few hundred bytes of heap.
+    ;(ws as Tagged)[CONNECTION] = this
+    this.frames = options.socket && this.budget ? new FrameCounter() : null
+    if (options.socket && this.frames) {
+      ;(options.socket as Tagged)[CONNECTION] = this
       // Prepended, so a chunk is charged before ws parses it: one that takes the sender past the
       // abuse limit is never handled. Safe to listen only now: a 'data' listener added before ws
       // had its own would have started the flow and taken bytes ws never saw.
-      options.socket.prependListener('data', (chunk: Buffer) => {
-        const count = frames.count(chunk)
-        if (count > 0) this.chargeFrames(count)
-      })
+      options.socket.prependListener('data', Connection.onSocketData)
     }
-    ws.on('message', (data, isBinary) => this.receive(data as Buffer, isBinary))
-    ws.on('pong', () => {
-      this.alive = true
-    })
-    ws.on('error', (err: Error & { code?: string }) => {
-      // ws closes the socket itself after a protocol error (1009 for an oversized message, 1008
-      // for one in more than maxFragments pieces, 1002 for a bad frame); we only record why.
-      this.log.warn('socket error', { conn: this.id, room: this.room, remote: this.remote, code: err.code, err })
-    })
-    ws.on('close', (code) => {
-      this.log.debug('connection closed', { conn: this.id, room: this.room, code })
-      this.end()
-    })
+    ws.on('message', Connection.onMessage)
+    ws.on('pong', Connection.onPong)
+    ws.on('error', Connection.onError)
+    ws.on('close', Connection.onSocketClose)
+  }
+
+  private static onSocketData(this: Duplex, chunk: Buffer): void {
+    const conn = connectionOf(this)
+    const count = conn.frames!.count(chunk)
+    if (count > 0) conn.chargeFrames(count)
+  }
+
+  private static onMessage(this: WebSocket, data: Buffer, isBinary: boolean): void {
+    connectionOf(this).receive(data, isBinary)
+  }
+
+  private static onPong(this: WebSocket): void {
+    connectionOf(this).alive = true
+  }
+
+  private static onError(this: WebSocket, err: Error & { code?: string }): void {
+    const conn = connectionOf(this)
+    // ws closes the socket itself after a protocol error (1009 for an oversized message, 1008
+    // for one in more than maxFragments pieces, 1002 for a bad frame); we only record why.
+    conn.log.warn('socket error', { conn: conn.id, room: conn.room, remote: conn.remote, code: err.code, err })
+  }
+
+  private static onSocketClose(this: WebSocket, code: number): void {
+    const conn = connectionOf(this)
+    conn.log.debug('connection closed', { conn: conn.id, room: conn.room, code })
+    conn.end()
   }
 
   get isOpen(): boolean {
     return !this.closing && this.ws.readyState === WebSocket.OPEN
   }
 
-  /** Starts handling frames, the queued ones first. */
-  attach(handler: (frame: Uint8Array) => void): void {
+  /**
+   * Starts handling frames, the queued ones first. The handler gets the connection too, so that
+   * one function can serve every connection.
+   */
+  attach(handler: FrameHandler): void {
     this.handler = handler
     const queued = this.queue ?? []
     this.queue = null
     for (const frame of queued) {
       if (this.closing) return
-      handler(frame)
+      handler(frame, this)
     }
   }
 
-  /** Runs once the connection ends: when we close it, not when the close handshake completes. */
-  onClose(listener: () => void): void {
-    if (this.ended) listener()
-    else if (this.closeListeners) this.closeListeners.push(listener)
-    else this.closeListeners = [listener]
+  /**
+   * Runs once the connection ends: when we close it, not when the close handshake completes.
+   * The listener gets the connection, so that one function can serve every connection.
+   */
+  onClose(listener: CloseListener): void {
+    if (this.ended) listener(this)
+    else if (!this.closeListeners) this.closeListeners = listener
+    else if (typeof this.closeListeners === 'function') this.closeListeners = [this.closeListeners, listener]
+    else this.closeListeners.push(listener)
   }
 
   /**
@@ -236,9 +281,9 @@ export class Connection {
     this.ended = true
     if (this.handshake) clearTimeout(this.handshake)
     for (const timer of this.timers ?? []) clearTimeout(timer)
-    const listeners = this.closeListeners ?? []
+    const listeners = typeof this.closeListeners === 'function' ? [this.closeListeners] : (this.closeListeners ?? [])
     this.closeListeners = null
-    for (const listener of listeners) listener()
+    for (const listener of listeners) listener(this)
   }
 
   private receive(data: Buffer, isBinary: boolean): void {
@@ -256,7 +301,7 @@ export class Connection {
       return
     }
     if (this.budget && !this.pace(this.budget.charge(data.length))) return
-    if (this.handler) this.handler(data)
+    if (this.handler) this.handler(data, this)
     else if (this.queue) this.queue.push(data)
     else this.queue = [data]
   }

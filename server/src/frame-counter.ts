@@ -10,12 +10,15 @@
  * connection on anything invalid, after which what this counts no longer matters.
  */
 
-/** Longest header: 2 bytes, a 64-bit extended length, a 4-byte mask. */
-const MAX_HEADER = 14
-
 export class FrameCounter {
-  private readonly header = new Uint8Array(MAX_HEADER)
-  /** Header bytes collected so far for the frame being read. */
+  // Plain numbers rather than a buffer for the header: a typed array costs far more heap than
+  // the few bytes it would hold, and there is one counter per connection. The mask is skipped.
+  /** The header's first byte (FIN, opcode) and second (mask bit, 7-bit length). */
+  private first = 0
+  private second = 0
+  /** The payload length, accumulated from the extended length bytes when there are some. */
+  private length = 0
+  /** Header bytes read so far for the frame being read. */
   private have = 0
   /** Header bytes this frame has (2 until its second byte says more). */
   private need = 2
@@ -33,14 +36,25 @@ export class FrameCounter {
         i += n
         continue
       }
-      this.header[this.have++] = chunk[i++]!
-      if (this.have === 2) this.need = 2 + extendedLengthBytes(this.header[1]!) + (this.header[1]! & 0x80 ? 4 : 0)
+      const byte = chunk[i++]!
+      const at = this.have++
+      if (at === 0) {
+        this.first = byte
+      } else if (at === 1) {
+        this.second = byte
+        const extended = extendedLengthBytes(byte)
+        this.length = extended === 0 ? byte & 0x7f : 0
+        this.need = 2 + extended + (byte & 0x80 ? 4 : 0)
+      } else if (at < 2 + extendedLengthBytes(this.second)) {
+        // Big-endian; past 2^53 this is approximate, and ws closes such a frame (1009) anyway.
+        this.length = this.length * 256 + byte
+      }
       if (this.have < this.need) continue
-      const fin = (this.header[0]! & 0x80) !== 0
-      const opcode = this.header[0]! & 0x0f
+      const fin = (this.first & 0x80) !== 0
+      const opcode = this.first & 0x0f
       // A data frame with FIN ends a message (ws emits it, and the budget charges it then).
       if (!fin || opcode >= 0x08) frames++
-      this.skip = payloadLength(this.header)
+      this.skip = this.length
       this.have = 0
       this.need = 2
     }
@@ -51,16 +65,4 @@ export class FrameCounter {
 function extendedLengthBytes(second: number): number {
   const length = second & 0x7f
   return length === 126 ? 2 : length === 127 ? 8 : 0
-}
-
-function payloadLength(header: Uint8Array): number {
-  const length = header[1]! & 0x7f
-  if (length === 126) return (header[2]! << 8) | header[3]!
-  if (length === 127) {
-    // Past 2^53 this is approximate; ws closes such a frame (1009) anyway.
-    const high = ((header[2]! << 24) >>> 0) + (header[3]! << 16) + (header[4]! << 8) + header[5]!
-    const low = ((header[6]! << 24) >>> 0) + (header[7]! << 16) + (header[8]! << 8) + header[9]!
-    return high * 2 ** 32 + low
-  }
-  return length
 }

@@ -4,23 +4,45 @@
  * is paid), and only one that runs far ahead is cut off. People typing or pasting stay far below.
  */
 
+/** What every budget built from the same options shares: the rates and the bursts. */
+interface Rates {
+  readonly messagesPerSecond: number
+  readonly bytesPerSecond: number
+  readonly messageBurst: number
+  readonly byteBurst: number
+}
+
+type RateOptions = { messagesPerSecond: number; bytesPerSecond: number; maxMessageBytes: number }
+
+// Every connection builds its budget from the same options object: its rates are computed once
+// and shared, so a budget holds only its own three numbers (memory per idle connection).
+const sharedRates = new WeakMap<RateOptions, Rates>()
+
+function ratesFor(options: RateOptions): Rates {
+  let rates = sharedRates.get(options)
+  if (!rates) {
+    rates = Object.freeze({
+      messagesPerSecond: options.messagesPerSecond,
+      bytesPerSecond: options.bytesPerSecond,
+      messageBurst: options.messagesPerSecond * 10,
+      byteBurst: Math.max(options.bytesPerSecond * 10, options.maxMessageBytes * 2),
+    })
+    sharedRates.set(options, rates)
+  }
+  return rates
+}
+
 export class RateBudget {
   private messages: number
   private bytes: number
   private last: number
-  private readonly messagesPerSecond: number
-  private readonly bytesPerSecond: number
-  private readonly messageBurst: number
-  private readonly byteBurst: number
+  private readonly rates: Rates
 
   /** Bursts: 10 s of messages, and at least two maximum-size messages of bytes. */
-  constructor(options: { messagesPerSecond: number; bytesPerSecond: number; maxMessageBytes: number }, now = performance.now()) {
-    this.messagesPerSecond = options.messagesPerSecond
-    this.bytesPerSecond = options.bytesPerSecond
-    this.messageBurst = options.messagesPerSecond * 10
-    this.byteBurst = Math.max(options.bytesPerSecond * 10, options.maxMessageBytes * 2)
-    this.messages = this.messageBurst
-    this.bytes = this.byteBurst
+  constructor(options: RateOptions, now = performance.now()) {
+    this.rates = ratesFor(options)
+    this.messages = this.rates.messageBurst
+    this.bytes = this.rates.byteBurst
     this.last = now
   }
 
@@ -42,11 +64,12 @@ export class RateBudget {
   }
 
   private spend(messages: number, size: number, now: number): number {
+    const { messagesPerSecond, bytesPerSecond, messageBurst, byteBurst } = this.rates
     const elapsed = (now - this.last) / 1000
     this.last = now
-    this.messages = Math.min(this.messageBurst, this.messages + elapsed * this.messagesPerSecond) - messages
-    this.bytes = Math.min(this.byteBurst, this.bytes + elapsed * this.bytesPerSecond) - size
-    return Math.max(0, -this.messages / this.messagesPerSecond, -this.bytes / this.bytesPerSecond)
+    this.messages = Math.min(messageBurst, this.messages + elapsed * messagesPerSecond) - messages
+    this.bytes = Math.min(byteBurst, this.bytes + elapsed * bytesPerSecond) - size
+    return Math.max(0, -this.messages / messagesPerSecond, -this.bytes / bytesPerSecond)
   }
 }
 

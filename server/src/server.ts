@@ -48,6 +48,10 @@ export interface ServerDeps {
   readonly tls?: { readonly cert: Buffer; readonly key: Buffer } | null
 }
 
+/** The client address a socket was admitted for (see upgrade), released when it closes. */
+const ADDRESS = Symbol('tandem.address')
+type AddressTagged = { [ADDRESS]?: string }
+
 const WS_PREFIX = '/ws/'
 const DOC_PREFIX = '/d/'
 const API_PREFIX = '/api/docs/'
@@ -77,7 +81,8 @@ export function createServer(config: Config, deps: ServerDeps): TandemServer {
     log,
     fanout,
   )
-  const connections = new Set<Connection>()
+  /** Every open connection, and the room it joined (null while the room loads). */
+  const connections = new Map<Connection, Room | null>()
   const auth = deps.auth ?? createAuth({ secret: config.authSecret, publicKeyPem: config.authPublicKey })
   const addressLimits = new AddressLimits(config.limits)
   const connectionLimits = { ...config.limits, maxMessageBytes: config.maxMessageBytes }
@@ -208,13 +213,14 @@ export function createServer(config: Config, deps: ServerDeps): TandemServer {
     const limited = addressLimits.admit(address)
     if (limited) return refuse(socket, 429, limited)
     // The TCP socket closes however this ends (refused, failed handshake, WebSocket closed),
-    // and only once.
-    socket.on('close', () => addressLimits.release(address))
+    // and only once. The address rides on the socket so that one listener serves every socket:
+    // a closure here would keep this scope alive for the connection's life.
+    ;(socket as AddressTagged)[ADDRESS] = address
+    socket.on('close', releaseAddress)
     const decision = await auth.authorize(upgradeToken(req), name.name)
     if (!decision.ok) return refuse(socket, decision.status, decision.reason)
     if (socket.destroyed) return
     if (closing) return refuse(socket, 503, 'server is shutting down')
-    // Only what accept needs is captured: the close listener above keeps this scope alive.
     const roomName = name.name
     const grant = decision.grant
     // The socket goes to the connection too: by now ws reads it, so its frames can be counted.
@@ -222,6 +228,10 @@ export function createServer(config: Config, deps: ServerDeps): TandemServer {
       socket.off('error', ignore) // ws handles the socket's errors from here on
       void accept(ws, socket, roomName, address, grant)
     })
+  }
+
+  function releaseAddress(this: Duplex): void {
+    addressLimits.release((this as AddressTagged)[ADDRESS]!)
   }
 
   async function accept(ws: WebSocket, socket: Duplex, name: string, remote: string, grant: Grant): Promise<void> {
@@ -237,16 +247,8 @@ export function createServer(config: Config, deps: ServerDeps): TandemServer {
       limits: connectionLimits,
     })
     metrics.connectionsOpened++
-    connections.add(conn)
-    // One listener for both (each connection carries what it registers, for its whole life).
-    let joined: Room | null = null
-    conn.onClose(() => {
-      connections.delete(conn)
-      if (joined) {
-        joined.leave(conn)
-        rooms.release(joined)
-      }
-    })
+    connections.set(conn, null)
+    conn.onClose(connectionClosed)
     log.debug('connection opened', { conn: conn.id, room: name, remote })
     let room: Room
     try {
@@ -260,20 +262,34 @@ export function createServer(config: Config, deps: ServerDeps): TandemServer {
       rooms.release(room)
       return
     }
-    joined = room
+    connections.set(conn, room)
     room.join(conn)
-    conn.attach((frame) => {
-      try {
-        room.handle(conn, protocol.decode(frame))
-      } catch (err) {
-        conn.fail(asTandemError(err))
-      }
-    })
+    conn.attach(handleFrame)
+  }
+
+  // The two below serve every connection, which they are given, and find its room in
+  // `connections`: a closure per connection would hold its state for the connection's life.
+
+  function connectionClosed(conn: Connection): void {
+    const joined = connections.get(conn)
+    connections.delete(conn)
+    if (joined) {
+      joined.leave(conn)
+      rooms.release(joined)
+    }
+  }
+
+  function handleFrame(frame: Uint8Array, conn: Connection): void {
+    try {
+      connections.get(conn)!.handle(conn, protocol.decode(frame))
+    } catch (err) {
+      conn.fail(asTandemError(err))
+    }
   }
 
   const heartbeat = setInterval(() => {
     const now = Date.now()
-    for (const conn of connections) conn.heartbeat(now, config.heartbeatMs, protocol.keepAlive)
+    for (const conn of connections.keys()) conn.heartbeat(now, config.heartbeatMs, protocol.keepAlive)
     addressLimits.sweep(now)
   }, config.heartbeatMs)
   heartbeat.unref()
@@ -317,7 +333,7 @@ export function createServer(config: Config, deps: ServerDeps): TandemServer {
       server.close()
       const sockets = Array.from(wss.clients)
       const shutdown = new TandemError('SHUTTING_DOWN', 'server is restarting')
-      for (const conn of connections) conn.close(CloseCode.serviceRestart, shutdown.message)
+      for (const conn of connections.keys()) conn.close(CloseCode.serviceRestart, shutdown.message)
       // Sockets whose close frame was sent: wait briefly for the handshake, then cut them.
       await waitUntil(() => sockets.every((ws) => ws.readyState === ws.CLOSED), CLOSE_GRACE_MS)
       for (const ws of sockets) ws.terminate()
