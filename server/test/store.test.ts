@@ -57,3 +57,58 @@ test('sqlite store: creates its folder and uses WAL', async (t) => {
     db.close()
   }
 })
+
+/**
+ * Two PostgresStore instances (two pools, as two servers) append at once, each batching its own
+ * appends into shared statements: to documents only one of them writes, to documents both write
+ * in opposite orders (a batch that locked counter rows in arrival order would deadlock with the
+ * other instance's), and to one document twice in the same turn (one batch, call order kept).
+ */
+test('postgres store: concurrent batched appends from two instances', async (t) => {
+  if (!(await needs(t, ['postgres']))) return
+  const cleanup = new Cleanup(t)
+  const schema = uniqueSchema()
+  cleanup.add(() => dropSchema(schema))
+  const open = () => PostgresStore.open({ connectionString: POSTGRES_URL, schema, maxConnections: 4 })
+  const stores = [await open(), await open()]
+  for (const store of stores) cleanup.add(() => store.close())
+
+  const shared = Array.from({ length: 200 }, (_, i) => `shared-${String(i).padStart(3, '0')}`)
+  const rounds = 25
+  // Every update is unique: [instance, round, doc, call within the round, index in the call].
+  const written: { doc: string; updates: Uint8Array[]; seq: number }[] = []
+  const appendAll = async (instance: number, round: number) => {
+    const docs = instance === 0 ? shared : [...shared].reverse()
+    const calls: { doc: string; updates: Uint8Array[] }[] = []
+    docs.forEach((doc, d) => calls.push({ doc, updates: Array.from({ length: 1 + ((round + d) % 3) }, (_, k) => u(instance, round, d, 0, k)) }))
+    calls.push({ doc: `own-${instance}`, updates: [u(instance, round, 0, 0, 0), u(instance, round, 0, 0, 1)] })
+    calls.push({ doc: 'twice', updates: [u(instance, round, 0, 0, 0), u(instance, round, 0, 0, 1)] })
+    calls.push({ doc: 'twice', updates: [u(instance, round, 0, 1, 0)] })
+    const seqs = await Promise.all(calls.map((c) => stores[instance]!.append(c.doc, c.updates)))
+    calls.forEach((c, i) => written.push({ ...c, seq: seqs[i]! }))
+  }
+  for (let round = 0; round < rounds; round++) await Promise.all([appendAll(0, round), appendAll(1, round)])
+
+  const byDoc = new Map<string, typeof written>()
+  for (const w of written) byDoc.set(w.doc, [...(byDoc.get(w.doc) ?? []), w])
+  for (const [doc, appends] of byDoc) {
+    const loaded = await stores[0]!.load(doc)
+    assert.ok(loaded, doc)
+    const total = appends.reduce((n, a) => n + a.updates.length, 0)
+    // Sequence numbers are unique (primary key) and start at 1, so n rows ending at n are 1..n.
+    assert.equal(loaded.updates.length, total, `${doc}: every update stored`)
+    assert.equal(loaded.seq, total, `${doc}: contiguous sequence numbers`)
+    for (const a of appends) {
+      // Each append's updates are the ones just below the seq it returned, in its order.
+      const stored = loaded.updates.slice(a.seq - a.updates.length, a.seq)
+      assert.deepEqual(stored.map((x) => Array.from(x)), a.updates.map((x) => Array.from(x)), `${doc} at ${a.seq}`)
+    }
+  }
+  // Both calls to 'twice' in one turn went into one batch: the first call's updates come first.
+  for (const instance of [0, 1]) {
+    for (let round = 0; round < rounds; round++) {
+      const [first, second] = written.filter((w) => w.doc === 'twice' && w.updates[0]![0] === instance && w.updates[0]![1] === round)
+      assert.equal(second!.seq, first!.seq + 1, `twice, instance ${instance}, round ${round}`)
+    }
+  }
+})

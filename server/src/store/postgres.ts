@@ -5,6 +5,9 @@
  * - Sequence numbers come from a per-document counter row that each append updates in the same
  *   statement as its inserts. The row lock serialises appends to one document, so sequence order
  *   is commit order and a reader always sees a prefix of the log (never seq 11 without seq 10).
+ * - Appends are group-committed across documents (see AppendBatcher): one statement, so one
+ *   transaction and one commit, carries every append that arrived while the previous statements
+ *   were in flight. Without it each room's append was its own commit and the pool queued.
  * - Compaction takes a per-document advisory lock, so two instances never compact one document
  *   at once (the loser skips). The caller passes only an `upTo` its snapshot really covers: the
  *   room uses the highest sequence number below which it has applied every update, whichever
@@ -44,10 +47,12 @@ const MIGRATION_LOCK = 7_316_482_001
 
 export class PostgresStore implements Store {
   private readonly pool: pg.Pool
+  private readonly appends: AppendBatcher
   private closed = false
 
   private constructor(pool: pg.Pool) {
     this.pool = pool
+    this.appends = new AppendBatcher(pool)
   }
 
   /** Connects, creates the schema and tables when missing, and migrates them to the latest form. */
@@ -101,21 +106,11 @@ export class PostgresStore implements Store {
     }
   }
 
-  async append(name: string, updates: readonly Uint8Array[]): Promise<number> {
-    if (updates.length === 0) throw new Error('append needs at least one update')
-    const { rows } = await this.pool.query<{ seq: string }>(
-      `WITH next AS (
-         INSERT INTO tandem_docs AS d (doc, seq) VALUES ($1, $2)
-         ON CONFLICT (doc) DO UPDATE SET seq = d.seq + EXCLUDED.seq
-         RETURNING seq
-       )
-       INSERT INTO tandem_updates (doc, seq, data)
-       SELECT $1, next.seq - $2 + u.ord, u.data
-         FROM next, unnest($3::bytea[]) WITH ORDINALITY AS u(data, ord)
-       RETURNING seq`,
-      [name, updates.length, updates.map((u) => Buffer.from(u.buffer, u.byteOffset, u.byteLength))],
-    )
-    return Math.max(...rows.map((r) => Number(r.seq)))
+  /** Durable when it resolves; written together with other documents' appends (AppendBatcher). */
+  append(name: string, updates: readonly Uint8Array[]): Promise<number> {
+    if (updates.length === 0) return Promise.reject(new Error('append needs at least one update'))
+    if (this.closed) return Promise.reject(new Error('store is closed'))
+    return this.appends.add(name, updates)
   }
 
   async compact(name: string, snapshot: Uint8Array, upTo: number): Promise<void> {
@@ -145,7 +140,143 @@ export class PostgresStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
+    await this.appends.drain()
     await this.pool.end()
+  }
+}
+
+/** One caller's append, waiting for (or in) a batch statement. */
+interface PendingAppend {
+  readonly doc: string
+  readonly updates: readonly Uint8Array[]
+  readonly bytes: number
+  readonly resolve: (seq: number) => void
+  readonly reject: (err: unknown) => void
+}
+
+/**
+ * Limits of one batch statement and of how many run at once. Appends queue while
+ * MAX_IN_FLIGHT statements are running and go out together in the next one, so the commit rate
+ * stays near MAX_IN_FLIGHT per round trip whatever the number of rooms, and batches grow with
+ * the load instead of the queue. More than one statement in flight, so one slow statement (a
+ * big batch, a contended row) does not stall every room; few enough to leave most of the pool to
+ * loads, catch-ups and compactions. The size bounds keep one statement's parameters, and the
+ * time its row locks are held, moderate; an append larger than them goes alone.
+ */
+const MAX_IN_FLIGHT = 3
+const MAX_BATCH_UPDATES = 1_000
+const MAX_BATCH_BYTES = 4 * 1024 * 1024
+
+/**
+ * Group commit for PostgresStore.append. Every append of a batch is written by one statement:
+ * the per-document counters are advanced by the batch's count for each document, then the
+ * updates are inserted under the sequence numbers just reserved. A failed statement rolls back
+ * whole and rejects every caller in it (rooms keep their updates and retry).
+ */
+class AppendBatcher {
+  private readonly pool: pg.Pool
+  private queue: PendingAppend[] = []
+  private inFlight = 0
+  private scheduled = false
+  private idle: (() => void)[] = []
+
+  constructor(pool: pg.Pool) {
+    this.pool = pool
+  }
+
+  add(doc: string, updates: readonly Uint8Array[]): Promise<number> {
+    return new Promise<number>((resolve, reject) => {
+      const bytes = updates.reduce((sum, u) => sum + u.byteLength, 0)
+      this.queue.push({ doc, updates, bytes, resolve, reject })
+      // Start on the next turn rather than now, so the appends of this turn share a statement.
+      if (!this.scheduled) {
+        this.scheduled = true
+        setImmediate(() => {
+          this.scheduled = false
+          this.pump()
+        })
+      }
+    })
+  }
+
+  /** Resolves once every queued append has been written or has failed. */
+  drain(): Promise<void> {
+    if (this.queue.length === 0 && this.inFlight === 0 && !this.scheduled) return Promise.resolve()
+    return new Promise((resolve) => this.idle.push(resolve))
+  }
+
+  private pump(): void {
+    while (this.inFlight < MAX_IN_FLIGHT && this.queue.length > 0) {
+      let count = 0
+      let updates = 0
+      let bytes = 0
+      for (const p of this.queue) {
+        if (count > 0 && (updates + p.updates.length > MAX_BATCH_UPDATES || bytes + p.bytes > MAX_BATCH_BYTES)) break
+        count++
+        updates += p.updates.length
+        bytes += p.bytes
+      }
+      const batch = this.queue.slice(0, count)
+      this.queue = this.queue.slice(count)
+      this.inFlight++
+      void this.write(batch).finally(() => {
+        this.inFlight--
+        this.pump()
+        if (this.queue.length === 0 && this.inFlight === 0 && !this.scheduled) {
+          for (const resolve of this.idle.splice(0)) resolve()
+        }
+      })
+    }
+  }
+
+  private async write(batch: readonly PendingAppend[]): Promise<void> {
+    // Each update's place among its document's updates in this batch, counted from the last
+    // one (0) backwards, in call order: an append that came first gets the lower numbers.
+    const counts = new Map<string, number>()
+    for (const p of batch) counts.set(p.doc, (counts.get(p.doc) ?? 0) + p.updates.length)
+    const seen = new Map<string, number>()
+    const offsets: number[] = [] // per caller: offset of its last update
+    const rows: { doc: string; offset: number; data: Buffer }[] = []
+    for (const p of batch) {
+      let before = seen.get(p.doc) ?? 0
+      for (const u of p.updates) {
+        before++
+        rows.push({ doc: p.doc, offset: before - counts.get(p.doc)!, data: Buffer.from(u.buffer, u.byteOffset, u.byteLength) })
+      }
+      seen.set(p.doc, before)
+      offsets.push(before - counts.get(p.doc)!)
+    }
+    // Counter rows are locked in the order of this array, which unnest preserves: sorted by
+    // name, so two instances' batches lock shared documents in the same order and cannot
+    // deadlock. (Compared by code unit, not collation: it only needs to be the same everywhere.)
+    const docs = [...counts.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+    try {
+      const { rows: seqs } = await this.pool.query<{ doc: string; seq: string }>(
+        `WITH next AS (
+           INSERT INTO tandem_docs AS d (doc, seq)
+           SELECT * FROM unnest($1::text[], $2::bigint[])
+           ON CONFLICT (doc) DO UPDATE SET seq = d.seq + EXCLUDED.seq
+           RETURNING doc, seq
+         ), inserted AS (
+           INSERT INTO tandem_updates (doc, seq, data)
+           SELECT u.doc, next.seq + u.back, u.data
+             FROM unnest($3::text[], $4::bigint[], $5::bytea[]) AS u(doc, back, data)
+             JOIN next USING (doc)
+         )
+         SELECT doc, seq FROM next`,
+        [
+          docs,
+          docs.map((doc) => counts.get(doc)!),
+          rows.map((r) => r.doc),
+          rows.map((r) => r.offset),
+          rows.map((r) => r.data),
+        ],
+      )
+      const last = new Map(seqs.map((r) => [r.doc, Number(r.seq)]))
+      batch.forEach((p, i) => p.resolve(last.get(p.doc)! + offsets[i]!))
+    } catch (err) {
+      for (const p of batch) p.reject(err)
+    }
   }
 }
 
