@@ -227,7 +227,7 @@ export class Room {
           update = Y.decodeUpdate(message.update)
           if (!safeNumbers(update)) throw new Error('a client, clock or length is past 2^53')
         } catch (err) {
-          throw new TandemError('INVALID_UPDATE', `update could not be applied: ${(err as Error).message}`, { cause: err })
+          throw invalidUpdate(err)
         }
         // A client that is up to date answers sync step 2 with nothing new: no doc to build.
         if (this.content.holds(update, message.update)) return
@@ -235,14 +235,14 @@ export class Room {
         try {
           refuseReusedIds(doc, update)
         } catch (err) {
-          throw new TandemError('INVALID_UPDATE', `update could not be applied: ${(err as Error).message}`, { cause: err })
+          throw invalidUpdate(err)
         }
         let kept: Uint8Array | null
         try {
           kept = this.integrate(doc, message.update, update)
         } catch (err) {
           this.keepTaken(peer)
-          throw new TandemError('INVALID_UPDATE', `update could not be applied: ${(err as Error).message}`, { cause: err })
+          throw invalidUpdate(err)
         }
         if (kept) this.accept(kept, peer)
         if (limits) this.limitPending(limits.maxPendingBytes)
@@ -404,12 +404,13 @@ export class Room {
       if (before === null) return null
       // fitsWithoutWaiting errs on the side of waiting; should it ever be wrong, what the doc
       // took is still what is kept.
-      if (store.pendingStructs !== null || store.pendingDs !== null) return Y.encodeStateAsUpdate(doc, Y.encodeStateVector(before))
+      if (store.pendingStructs !== null || store.pendingDs !== null) return takenSince(doc, before)
       return update
     }
+    // One applyUpdate is one transaction: one event at most.
     let emitted: Uint8Array | null = null
     const capture = (u: Uint8Array) => {
-      emitted = emitted ? Y.mergeUpdates([emitted, u]) : u
+      emitted = u
     }
     doc.on('update', capture)
     try {
@@ -428,7 +429,7 @@ export class Room {
   private keepTaken(origin: unknown): void {
     const before = this.taken as Map<number, number> | null
     this.taken = null
-    if (before) this.accept(Y.encodeStateAsUpdate(this.doc, Y.encodeStateVector(before)), origin)
+    if (before) this.accept(takenSince(this.doc, before), origin)
   }
 
   private accept(update: Uint8Array, origin: unknown): void {
@@ -670,6 +671,16 @@ function awarenessEntries(update: Uint8Array): Array<{ client: number; clock: nu
     out.push({ client, clock, json: decoding.readVarString(decoder) })
   }
   return out
+}
+
+/** What the doc integrated since `before` (a state vector), with its delete set. */
+function takenSince(doc: Y.Doc, before: Map<number, number>): Uint8Array {
+  return Y.encodeStateAsUpdate(doc, Y.encodeStateVector(before))
+}
+
+/** An update that cannot be applied closes its sender with 4422, saying why. */
+function invalidUpdate(err: unknown): TandemError {
+  return new TandemError('INVALID_UPDATE', `update could not be applied: ${(err as Error).message}`, { cause: err })
 }
 
 function sameState(a: Map<number, number>, b: Map<number, number>): boolean {
