@@ -31,6 +31,7 @@ export const replay: Scenario = {
     { key: 'replayIdleS', label: 'replay: time until the server is idle (done storing)', unit: 's', better: 'lower' },
     { key: 'replayCpuS', label: 'replay: server CPU', unit: 's', better: 'lower' },
     { key: 'replayRssMB', label: 'replay: server RSS after', unit: 'MB', better: 'lower' },
+    { key: 'replayHeapMB', label: 'replay: server heap once idle (after GC)', unit: 'MB', better: 'lower' },
     { key: 'diskMB', label: 'stored on disk after shutdown', unit: 'MB', better: 'lower' },
     { key: 'coldMs', label: 'cold open: time until the new client has the text', unit: 'ms', better: 'lower' },
     { key: 'coldCpuMs', label: 'cold open: server CPU', unit: 'ms', better: 'lower' },
@@ -63,6 +64,11 @@ export const replay: Scenario = {
       if (!(await waitIdle(server.pids, 1000, 30_000))) ctx.notes.push('server still busy 30 s after the replay')
       // A server that relays before it stores keeps writing after the watcher has the text.
       m.replayIdleS = m.replayS + Math.max(0, performance.now() - 1000 - watched) / 1000
+      // What the server keeps of the replay once its clients are gone, without V8's garbage (RSS
+      // above is read at once, garbage included, as a user's monitoring would see it).
+      const replies = await server.probe('gc')
+      m.replayHeapMB = replies.reduce((sum, r) => sum + (r?.heapUsedMB ?? NaN), 0)
+      m.replayIdleRssMB = serverNow(server).rssMB
       const stopped = await server.restart()
       if (stopped?.killed) ctx.notes.push('did not exit within 15 s of SIGTERM; killed')
       m.stopMs = stopped?.ms ?? NaN

@@ -4,6 +4,7 @@
  * Every server runs with the probe preloaded and --expose-gc, so all are read the same way.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
+import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { ProbeReply, ProbeRequest } from './probe.js'
@@ -72,6 +73,14 @@ export class ServerProcess {
       if (output.length > 50) output.splice(0, output.length - 50)
     }
     child.stderr!.on('data', keep)
+    // BENCH_SERVER_LOG=<dir> keeps each server's whole output, e.g. with BENCH_SERVER_FLAGS=--trace-gc.
+    const logDir = process.env.BENCH_SERVER_LOG
+    if (logDir) {
+      fs.mkdirSync(logDir, { recursive: true })
+      const file = fs.createWriteStream(path.join(logDir, `${path.basename(spec.script, '.ts')}-${port}-${child.pid}.log`))
+      child.stdout!.pipe(file)
+      child.stderr!.pipe(file)
+    }
     const bound = await new Promise<number>((resolve, reject) => {
       let buffered = ''
       const timer = setTimeout(() => fail(new Error(`no port line within ${timeoutMs} ms`)), timeoutMs)

@@ -222,6 +222,22 @@ export class Connection {
     }
   }
 
+  /** Bytes sent that are still queued in this process, not yet handed to the kernel. */
+  get backlog(): number {
+    return this.ws.bufferedAmount
+  }
+
+  /**
+   * Calls `callback` once the queue has been written out. Only the room's catch-up of a peer
+   * that fell behind waits on it, so a listener exists only while a reader is behind.
+   */
+  onceDrained(callback: () => void): void {
+    const socket = this.socket
+    if (!socket || this.closing) return
+    if (socket.writableLength === 0 && !socket.writableNeedDrain) process.nextTick(callback)
+    else socket.once('drain', callback)
+  }
+
   close(code: number, reason: string): void {
     if (this.closing) return
     this.ws.close(code, closeReason(reason))

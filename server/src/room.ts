@@ -27,6 +27,36 @@ export interface Peer {
   /** False for a viewer: its document updates are dropped, never applied, stored or relayed. */
   readonly canWrite?: boolean
   send(frame: Uint8Array): void
+  /**
+   * Bytes sent to this peer that have not left for the network yet. With `onceDrained`, it lets
+   * the room merge the updates for a peer that reads slower than the room is written (below);
+   * a peer without them is always sent every update.
+   */
+  readonly backlog?: number
+  /** Calls `callback` once when the backlog has been written out. */
+  onceDrained?(callback: () => void): void
+}
+
+/**
+ * A peer with more than this many bytes queued unsent is behind: the room stops sending it
+ * updates one by one and, once its queue has drained, sends it everything it missed as one
+ * update. Typing never gets near it (a keystroke is tens of bytes; the kernel's socket buffer
+ * takes megabytes before anything queues in the process); a reader that cannot keep up with a
+ * fast writer (a paste of a book, a script, a replay) reaches it, and would otherwise make the
+ * server queue every update for it, one buffer and one write each.
+ */
+const BEHIND_BYTES = 64 * 1024
+
+/**
+ * A peer that is behind, by integration numbers (see Room.integrated): updates numbered up to
+ * `from` are sent as usual (they were in the doc before `stateVector` was read, so the catch-up
+ * leaves them out); later ones are skipped, up to `to`, the number at which the catch-up was
+ * computed (null while still behind). Updates after `to` go as usual again.
+ */
+interface Behind {
+  readonly stateVector: Uint8Array
+  readonly from: number
+  to: number | null
 }
 
 /** What one document and one peer may hold; see docs/security.md. */
@@ -61,8 +91,13 @@ export interface RoomLink {
 /** Origin of remote presence: relayed to local peers, never published back. */
 const REMOTE = Symbol('remote')
 
-/** A frame to deliver once what it depends on is committed: to one peer, or to all but one. */
-type Outgoing = { readonly frame: Uint8Array; readonly to: Peer } | { readonly frame: Uint8Array; readonly except: unknown }
+/**
+ * A frame to deliver once what it depends on is committed: to one peer, or to all but one. A
+ * document update carries its integration number `n`, so a peer that is behind can skip it.
+ */
+type Outgoing =
+  | { readonly frame: Uint8Array; readonly to: Peer }
+  | { readonly frame: Uint8Array; readonly except: unknown; readonly n?: number }
 
 const NO_IDS: readonly number[] = Object.freeze([])
 
@@ -111,6 +146,10 @@ export class Room {
   private approxBytes = 0
   private catchingUp: Promise<void> | null = null
   private catchUpAgain: Promise<void> | null = null
+  /** Counts the updates the doc has taken, in order: the `n` of each relayed update. */
+  private integrated = 0
+  /** Peers that read slower than the room is written; made when the first falls behind. */
+  private behind: Map<Peer, Behind> | null = null
 
   /**
    * Loads a room from the store. Throws if the store fails or holds something Yjs rejects.
@@ -196,6 +235,7 @@ export class Room {
     const owned = this.peers.get(peer)
     if (!owned) return
     this.peers.delete(peer)
+    this.behind?.delete(peer)
     if (owned.length > 0) awarenessProtocol.removeAwarenessStates(this.awareness, owned.slice(), null)
   }
 
@@ -299,6 +339,10 @@ export class Room {
       if (this.sequence.hasGap) void this.catchUp()
       return
     }
+    if (message.kind === 'presence-query') {
+      this.publishPresence()
+      return
+    }
     try {
       awarenessProtocol.applyAwarenessUpdate(this.awareness, message.update, REMOTE)
     } catch (err) {
@@ -308,6 +352,19 @@ export class Room {
     for (const { client, json } of awarenessEntries(message.update)) {
       if (json !== 'null') this.remoteOwners.set(client, envelope.from)
       else this.remoteOwners.delete(client)
+    }
+  }
+
+  /**
+   * Tells other instances the presence of this instance's peers in the document: asked for by
+   * an instance that just subscribed (see FanoutMessage 'presence-query').
+   */
+  publishPresence(): void {
+    if (!this.link) return
+    const clients: number[] = []
+    for (const ids of this.peers.values()) for (const id of ids) if (this.awareness.getStates().has(id)) clients.push(id)
+    if (clients.length > 0) {
+      this.link.publish({ kind: 'awareness', update: awarenessProtocol.encodeAwarenessUpdate(this.awareness, clients) })
     }
   }
 
@@ -375,7 +432,7 @@ export class Room {
     if (kept !== update) return this.accept(kept, null)
     this.approxBytes += update.length
     this.written = true
-    this.deliver([{ frame: protocol.encodeUpdate(update), except: null }])
+    this.deliver([{ frame: protocol.encodeUpdate(update), except: null, n: ++this.integrated }])
   }
 
   /**
@@ -435,7 +492,7 @@ export class Room {
   private accept(update: Uint8Array, origin: unknown): void {
     this.approxBytes += update.length
     this.pending.push(update)
-    this.outbox.push({ frame: protocol.encodeUpdate(update), except: origin })
+    this.outbox.push({ frame: protocol.encodeUpdate(update), except: origin, n: ++this.integrated })
     this.scheduleCommit()
   }
 
@@ -538,10 +595,52 @@ export class Room {
     for (const out of frames) {
       if ('to' in out) {
         if (this.peers.has(out.to)) out.to.send(out.frame)
-      } else {
+      } else if (out.n === undefined) {
         for (const peer of this.peers.keys()) if (peer !== out.except) peer.send(out.frame)
+      } else {
+        for (const peer of this.peers.keys()) {
+          if (peer === out.except || (this.behind !== null && this.skips(peer, out.n))) continue
+          peer.send(out.frame)
+          if (peer.backlog !== undefined && peer.backlog > BEHIND_BYTES) this.fallBehind(peer, out.n)
+        }
       }
     }
+  }
+
+  /** Whether update `n` is left out for `peer`, because it is behind or its catch-up has it. */
+  private skips(peer: Peer, n: number): boolean {
+    const behind = this.behind!.get(peer)
+    if (behind === undefined || n <= behind.from) return false
+    if (behind.to === null || n <= behind.to) return true
+    this.behind!.delete(peer)
+    return false
+  }
+
+  /**
+   * `peer` has more queued than it reads: from now on, updates the doc takes are not sent to it
+   * one by one but as one diff against the doc's present state, once its queue has drained.
+   * Updates already taken are still sent as they come (the state vector covers them).
+   */
+  private fallBehind(peer: Peer, n: number): void {
+    const behind = this.behind?.get(peer)
+    // Still behind, or still sending what the last catch-up left to the usual path.
+    if (behind !== undefined && (behind.to === null || n <= behind.to)) return
+    if (!peer.onceDrained) return
+    ;(this.behind ??= new Map()).set(peer, { stateVector: this.content.stateVector(), from: this.integrated, to: null })
+    peer.onceDrained(() => this.catchUpPeer(peer))
+  }
+
+  /**
+   * The queue of a peer that was behind has drained: send it, as one update, everything the doc
+   * took since it fell behind. Like a sync step 2, it is computed now and sent once what it
+   * holds is stored.
+   */
+  private catchUpPeer(peer: Peer): void {
+    const behind = this.behind?.get(peer)
+    if (this.isDestroyed || behind === undefined || behind.to !== null || !this.peers.has(peer)) return
+    behind.to = this.integrated
+    if (behind.to === behind.from) return
+    this.sendWhenDurable({ frame: protocol.encodeUpdate(this.content.diff(behind.stateVector)), to: peer })
   }
 
   private scheduleCommit(): void {

@@ -39,7 +39,13 @@ export class Rooms {
     this.log = log
     this.fanout = fanout
     fanout?.onResume(() => {
-      for (const slot of this.slots.values()) void slot.room?.catchUp()
+      for (const slot of this.slots.values()) {
+        if (!slot.room) continue
+        void slot.room.catchUp()
+        // Presence changed elsewhere while messages were lost: ask for it rather than wait for
+        // the clients' 15 s renewal.
+        fanout.publish(slot.name, { kind: 'presence-query' })
+      }
     })
     fanout?.onInstanceGone((instanceId) => {
       for (const slot of this.slots.values()) slot.room?.dropInstance(instanceId)
@@ -204,6 +210,8 @@ export class Rooms {
         async () => {
           // Up while the load was still reading: that read may predate the subscription.
           const room = slot.room ?? (await slot.loading?.catch(() => null))
+          // Presence is not in the store: ask the other instances for theirs instead.
+          fanout.publish(slot.name, { kind: 'presence-query' })
           await room?.catchUp()
         },
         (err) => this.log.warn('fan-out subscribe failed; the room relies on catch-up', { room: slot.name, err }),

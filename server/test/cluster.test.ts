@@ -305,3 +305,23 @@ test('6. an instance that dies takes its clients’ presence with it within seco
   t.diagnostic(`presence of the dead instance's client removed after ${ms} ms`)
   assert.ok(bob.provider.wsconnected, 'Bob stayed connected throughout')
 })
+
+test('7. a client joining on another instance sees the presence already there at once, not at its next renewal', async (t) => {
+  if (!(await needs(t, ['postgres', 'redis']))) return
+  const cleanup = new Cleanup(t)
+  const cluster = await spawnCluster(cleanup, 2)
+  const [first, second] = cluster.instances as [ClusterInstance, ClusterInstance]
+  const ada = await stockClient(cleanup, first.wsUrl, 'late')
+  const carol = await stockClient(cleanup, first.wsUrl, 'late')
+  ada.provider.awareness.setLocalStateField('user', { name: 'Ada' })
+  // Carol sees Ada: the first instance holds Ada's presence. Stock clients renew theirs only
+  // every 15 s, so nothing from Ada's client is expected again within this test's deadline.
+  await waitFor(() => stateOf(carol, ada.doc.clientID) !== undefined, { message: 'Ada’s presence never reached Carol' })
+  const joined = performance.now()
+  const bob = await stockClient(cleanup, second.wsUrl, 'late')
+  await waitFor(() => stateOf(bob, ada.doc.clientID) !== undefined, {
+    timeoutMs: 5_000,
+    message: 'Bob, on the other instance, did not see Ada within 5 s of joining',
+  })
+  t.diagnostic(`Ada's presence reached Bob ${Math.round(performance.now() - joined)} ms after he started joining`)
+})

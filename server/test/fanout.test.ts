@@ -17,7 +17,9 @@ const plain = (envelope: Envelope) => ({
   message:
     envelope.message.kind === 'updates'
       ? { ...envelope.message, updates: envelope.message.updates.map((u) => Array.from(u)) }
-      : { ...envelope.message, update: Array.from(envelope.message.update) },
+      : envelope.message.kind === 'awareness'
+        ? { ...envelope.message, update: Array.from(envelope.message.update) }
+        : envelope.message,
 })
 
 const updates: Envelope = {
@@ -40,6 +42,15 @@ test('1. golden bytes: an updates envelope', () => {
 test('2. golden bytes: an awareness envelope', () => {
   assert.deepEqual(encodeEnvelope(awareness), awarenessBytes)
   assert.deepEqual(plain(decodeEnvelope(awarenessBytes)), plain(awareness))
+})
+
+test('2b. golden bytes: a presence query', () => {
+  const query: Envelope = { from: 'd', sentAt: 2, message: { kind: 'presence-query' } }
+  // varString('d') • varUint(2) • kind 2, and no body
+  const queryBytes = bytes(0x01, 0x64, 0x02, 0x02)
+  assert.deepEqual(encodeEnvelope(query), queryBytes)
+  assert.deepEqual(decodeEnvelope(queryBytes), query)
+  assert.throws(() => decodeEnvelope(bytes(0x01, 0x64, 0x02, 0x02, 0x00)), /trailing bytes/)
 })
 
 test('3. round trips: real clocks, long instance names, empty and large updates, non-ASCII', (t) => {

@@ -9,7 +9,7 @@ import { TandemError } from '../src/errors.js'
 import { silentLogger } from '../src/log.js'
 import { Room, type RoomOptions } from '../src/room.js'
 import { Cleanup } from './helpers/cleanup.js'
-import { Editor, RecordingPeer, textOf } from './helpers/peers.js'
+import { Editor, RecordingPeer, SlowPeer, textOf } from './helpers/peers.js'
 import { seededRng } from './helpers/random.js'
 import { InstrumentedStore } from './helpers/stores.js'
 import { deferred, turns, waitFor } from './helpers/wait.js'
@@ -389,4 +389,108 @@ test('10. seeded random interleaving: editors, delivery and commits in any order
   for (const c of clients) assert.equal(c.editor.text.toString(), room.text(), `client ${c.editor.doc.clientID}`)
   assert.equal(textOf((await store.inner.load(NAME))!.updates), room.text())
   assert.ok(store.count('compact') > 0, 'compaction ran during the run')
+})
+
+test('11. a peer that is behind gets the updates it missed as one, once drained; none lost around a commit in flight', async (t) => {
+  const { room, editor, store } = await setup(t)
+  const author = new RecordingPeer()
+  const slow = new SlowPeer()
+  const other = new RecordingPeer()
+  for (const p of [author, slow, other]) room.join(p)
+  const e = editor(5)
+  const type = async (text: string) => {
+    room.handle(author, { kind: 'update', update: e.insert(e.text.length, text) })
+    await room.flush()
+  }
+  const updates = (p: RecordingPeer) => p.of('update').map((f) => f.update)
+
+  await type('a')
+  assert.equal(updates(slow).length, 1)
+  // Its queue is long now: the next update is still sent, then it is behind.
+  slow.backlog = 1 << 20
+  // An update taken while the one before is being stored: in the doc (so in the state vector
+  // read when the peer falls behind) before it is relayed, so it must still go one by one.
+  const gate = deferred()
+  store.before.append = () => gate.promise
+  room.handle(author, { kind: 'update', update: e.insert(1, 'b') })
+  await waitFor(() => store.count('append') === 2, { message: 'no append' })
+  room.handle(author, { kind: 'update', update: e.insert(2, 'c') })
+  store.before.append = undefined
+  gate.resolve()
+  await room.flush()
+  assert.equal(updates(slow).length, 3, 'b, then c (taken before the peer fell behind), one by one')
+  assert.ok(slow.drainAwaited)
+
+  for (const ch of 'defgh') await type(ch)
+  assert.equal(updates(slow).length, 3, 'sent to a peer that is behind')
+  // The queue drains while an update is being stored: the catch-up holds it, so it waits too.
+  const gate2 = deferred()
+  store.before.append = () => gate2.promise
+  room.handle(author, { kind: 'update', update: e.insert(e.text.length, 'i') })
+  await waitFor(() => store.count('append') === 9, { message: 'no append' })
+  slow.drain()
+  await turns(5)
+  assert.equal(updates(slow).length, 3, 'the catch-up left before what it holds was stored')
+  store.before.append = undefined
+  // Taken after the catch-up was computed: sent as usual, after it.
+  room.handle(author, { kind: 'update', update: e.insert(e.text.length, 'j') })
+  gate2.resolve()
+  await room.flush()
+  await room.flush()
+
+  assert.equal(updates(slow).length, 5, 'the catch-up (d to i) and j')
+  assert.equal(textOf(updates(slow).slice(0, 4)), 'abcdefghi', 'the catch-up holds d to i')
+  assert.equal(textOf(updates(slow)), 'abcdefghij')
+  assert.equal(updates(other).length, 10, 'a peer that keeps up gets every update')
+  assert.equal(textOf(updates(other)), room.text())
+
+  // Behind again: the same, from where it is now.
+  slow.backlog = 1 << 20
+  await type('k')
+  await type('l')
+  slow.drain()
+  await room.flush()
+  assert.equal(textOf(updates(slow)), 'abcdefghijkl')
+  assert.equal(updates(slow).length, 7, 'k sent, then l in a catch-up')
+})
+
+test('12. seeded random: peers falling behind and draining at random still converge with the room', async (t) => {
+  const rng = seededRng(t)
+  const { room, editor } = await setup(t, { compactAfterUpdates: 25 })
+  const clients = Array.from({ length: 4 }, (_, i) => ({ peer: new SlowPeer(), editor: editor(200 + i), delivered: 0 }))
+  for (const c of clients) room.join(c.peer)
+  const deliver = (c: (typeof clients)[number]) => {
+    for (; c.delivered < c.peer.frames.length; c.delivered++) {
+      const f = c.peer.frames[c.delivered]!
+      if (f.kind === 'update' || f.kind === 'sync-step2') c.editor.receive(f.update)
+    }
+  }
+  let caughtUp = 0
+  for (let step = 0; step < 600; step++) {
+    const c = rng.pick(clients)
+    const r = rng.float()
+    if (r < 0.5) {
+      const text = c.editor.text
+      const update =
+        text.length > 0 && rng.float() < 0.3
+          ? c.editor.delete(rng.int(text.length), 1)
+          : c.editor.insert(rng.int(text.length + 1), rng.word(3))
+      room.handle(c.peer, { kind: 'update', update })
+    } else if (r < 0.7) {
+      deliver(c)
+    } else if (r < 0.8) {
+      c.peer.backlog = 1 << 20
+    } else if (r < 0.9) {
+      if (c.peer.drainAwaited) caughtUp++
+      c.peer.drain()
+    } else {
+      await turns(1 + rng.int(3))
+    }
+  }
+  for (const c of clients) c.peer.drain()
+  await room.flush()
+  for (const c of clients) deliver(c)
+  t.diagnostic(`${caughtUp} catch-ups`)
+  assert.ok(caughtUp > 10, 'peers rarely fell behind: the run tested little')
+  for (const c of clients) assert.equal(c.editor.text.toString(), room.text(), `client ${c.editor.doc.clientID}`)
 })

@@ -11,6 +11,13 @@ export type FanoutMessage =
   | { readonly kind: 'updates'; readonly first: number; readonly last: number; readonly updates: readonly Uint8Array[] }
   /** An awareness update (y-protocols encoding) from one of the sender's connections. */
   | { readonly kind: 'awareness'; readonly update: Uint8Array }
+  /**
+   * Sent by an instance once its subscription to a document is in place: every instance with
+   * clients in the document answers with their presence. Without it, a client joining on this
+   * instance would not see the others until their clients renew their presence (every 15 s), and
+   * presence published while the subscription was on its way would be lost.
+   */
+  | { readonly kind: 'presence-query' }
 
 export interface Envelope {
   /** The sending instance. */
@@ -40,6 +47,7 @@ export interface Fanout {
 
 const KIND_UPDATES = 0
 const KIND_AWARENESS = 1
+const KIND_PRESENCE_QUERY = 2
 
 /** envelope := varString(from) • varUint(sentAt) • varUint(kind) • body */
 export function encodeEnvelope(envelope: Envelope): Uint8Array {
@@ -54,10 +62,13 @@ export function encodeEnvelope(envelope: Envelope): Uint8Array {
     encoding.writeVarUint(encoder, message.last)
     encoding.writeVarUint(encoder, message.updates.length)
     for (const update of message.updates) encoding.writeVarUint8Array(encoder, update)
-  } else {
+  } else if (message.kind === 'awareness') {
     // body := varByteArray(awarenessUpdate)
     encoding.writeVarUint(encoder, KIND_AWARENESS)
     encoding.writeVarUint8Array(encoder, message.update)
+  } else {
+    // body := (nothing)
+    encoding.writeVarUint(encoder, KIND_PRESENCE_QUERY)
   }
   return encoding.toUint8Array(encoder)
 }
@@ -79,6 +90,8 @@ export function decodeEnvelope(bytes: Uint8Array): Envelope {
     message = { kind: 'updates', first, last, updates }
   } else if (kind === KIND_AWARENESS) {
     message = { kind: 'awareness', update: decoding.readVarUint8Array(decoder) }
+  } else if (kind === KIND_PRESENCE_QUERY) {
+    message = { kind: 'presence-query' }
   } else {
     throw new Error(`unknown envelope kind ${kind}`)
   }

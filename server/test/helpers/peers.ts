@@ -27,6 +27,30 @@ export class RecordingPeer implements Peer {
   }
 }
 
+/**
+ * A RecordingPeer whose send queue the test fills and drains: `backlog` is what the room reads
+ * to decide the peer is behind, `drain()` empties it and tells whoever waits.
+ */
+export class SlowPeer extends RecordingPeer {
+  backlog = 0
+  private waiting: Array<() => void> = []
+
+  onceDrained(callback: () => void): void {
+    this.waiting.push(callback)
+  }
+
+  get drainAwaited(): boolean {
+    return this.waiting.length > 0
+  }
+
+  drain(): void {
+    this.backlog = 0
+    const waiting = this.waiting
+    this.waiting = []
+    for (const callback of waiting) callback()
+  }
+}
+
 /** A client document whose every local edit is returned as the Yjs update it produced. */
 export class Editor {
   readonly doc: Y.Doc
