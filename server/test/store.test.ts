@@ -1,5 +1,6 @@
 /** The Store contract against every backend, plus what only a file-backed store can promise. */
 import assert from 'node:assert/strict'
+import fs from 'node:fs'
 import path from 'node:path'
 import Database from 'better-sqlite3'
 import { MemoryStore } from '../src/store/memory.js'
@@ -56,6 +57,27 @@ test('sqlite store: creates its folder and uses WAL', async (t) => {
   } finally {
     db.close()
   }
+})
+
+test('sqlite store: compaction gives the freed pages back; the file does not keep its largest size', async (t) => {
+  const cleanup = new Cleanup(t)
+  const dir = cleanup.tempDir()
+  const store = SqliteStore.open(dir, { synchronous: 'normal' })
+  const file = path.join(dir, 'tandem.sqlite')
+  // 4 MB of log, then a snapshot of 4 KB standing for all of it.
+  let upTo = 0
+  for (let i = 0; i < 40; i++) upTo = await store.append('doc', Array.from({ length: 100 }, () => new Uint8Array(1000).fill(i)))
+  await store.compact('doc', new Uint8Array(4096).fill(7), upTo)
+  await store.close()
+  const size = fs.statSync(file).size
+  const db = new Database(file, { readonly: true, fileMustExist: true })
+  try {
+    assert.equal(db.pragma('auto_vacuum', { simple: true }), 2, 'incremental auto-vacuum')
+    assert.equal(db.pragma('freelist_count', { simple: true }), 0, 'free pages left in the file')
+  } finally {
+    db.close()
+  }
+  assert.ok(size < 100 * 1024, `${size} bytes on disk after compacting 4 MB into 4 KB`)
 })
 
 /**

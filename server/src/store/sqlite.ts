@@ -42,6 +42,11 @@ export class SqliteStore implements Store {
 
   constructor(file: string, options: SqliteOptions) {
     this.db = new Database(file)
+    // Compaction frees most of what a busy document wrote since the last one; with incremental
+    // auto-vacuum the file gives it back (see compact) instead of keeping its largest size for
+    // ever. It can only be chosen before the first table exists, so a file made by an older
+    // Tandem keeps reusing its free pages instead (`VACUUM` converts it).
+    this.db.pragma('auto_vacuum = INCREMENTAL')
     this.db.pragma('journal_mode = WAL')
     this.db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`)
     // Another process holding the file (a second server on the same DATA_DIR) waits, not fails.
@@ -90,6 +95,9 @@ export class SqliteStore implements Store {
 
   async compact(name: string, snapshot: Uint8Array, upTo: number): Promise<void> {
     this.compactTx(name, snapshot, upTo)
+    // Its own transaction: truncates the pages the compaction freed (a no-op without auto-vacuum).
+    // exec, not a prepared statement: each step of this pragma frees one page.
+    this.db.exec('PRAGMA incremental_vacuum')
   }
 
   async ping(): Promise<void> {
