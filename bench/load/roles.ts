@@ -232,7 +232,7 @@ export class Load {
       if (err instanceof Stalled) return false
       throw err
     })
-    return { ms: ok ? performance.now() - t0 : NaN, syncedMs, ok, length: client.text.length }
+    return { ms: ok ? performance.now() - t0 : NaN, syncedMs, ok, length: client.text.length, lastChangeMs: changedAt - t0 }
   }
 
   // ---- 5. Reconnect storm -------------------------------------------------------------------
@@ -352,6 +352,8 @@ export interface OpenResult {
   readonly syncedMs: number
   readonly ok: boolean
   readonly length: number
+  /** When the client's text last changed (ms from the start): for a partial restore, how long it took. */
+  readonly lastChangeMs: number
 }
 
 export interface StormResult {

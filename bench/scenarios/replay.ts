@@ -84,7 +84,10 @@ export const replay: Scenario = {
       const cpu0 = serverNow(server).cpuMs
       const opened = await load.run('openOnce', { ...target(server), room: 'automerge-paper', expected, timeoutMs: 30_000 }, 40_000)
       if (!opened.ok) {
-        ctx.notes.push(`cold open: the new client got ${opened.length} of ${expected.length} characters`)
+        ctx.notes.push(
+          `cold open: the new client got ${opened.length} of ${expected.length} characters, ` +
+            `the last of them ${(opened.lastChangeMs / 1000).toFixed(1)} s after it connected`,
+        )
         throw new Error(`cold open: document not restored (${opened.length} of ${expected.length} characters)`)
       }
       m.coldMs = opened.ms
