@@ -28,6 +28,8 @@ export interface BenchClient {
   sendUpdate(update: Uint8Array): void
   /** Bytes queued on the socket and not yet handed to the kernel. */
   bufferedAmount(): number
+  /** How often its connection has gone from connected to disconnected (a drop, or disconnect()). */
+  readonly drops: number
   destroy(): void
 }
 
@@ -74,6 +76,12 @@ function yWebsocketClient(url: string, room: string, options: ClientOptions): Be
     if (origin !== provider) echoing(changes, origin)
   })
   if (options.user) provider.awareness.setLocalStateField('user', options.user)
+  let drops = 0
+  let wasConnected = false
+  provider.on('status', ({ status }: { status: string }) => {
+    if (wasConnected && status === 'disconnected') drops++
+    wasConnected = status === 'connected'
+  })
   const whenSynced = syncWaiter(
     () => provider.synced,
     (listener) => provider.on('sync', listener),
@@ -91,6 +99,9 @@ function yWebsocketClient(url: string, room: string, options: ClientOptions): Be
     disconnect: () => provider.disconnect(),
     sendUpdate: (update) => (provider as unknown as { _updateHandler(u: Uint8Array, o: unknown): void })._updateHandler(update, null),
     bufferedAmount: () => provider.ws?.bufferedAmount ?? 0,
+    get drops() {
+      return drops
+    },
     destroy: () => {
       provider.destroy()
       doc.destroy()
@@ -114,6 +125,12 @@ function hocuspocusClient(url: string, room: string, options: ClientOptions): Be
     (listener) => provider.on('synced', ({ state }: { state: boolean }) => listener(state)),
   )
   const socket = () => provider.configuration.websocketProvider.webSocket as unknown as { bufferedAmount: number } | null
+  let drops = 0
+  let wasConnected = false
+  provider.on('status', ({ status }: { status: string }) => {
+    if (wasConnected && status === 'disconnected') drops++
+    wasConnected = status === 'connected'
+  })
   return {
     instance: options.instance ?? 0,
     doc,
@@ -127,6 +144,9 @@ function hocuspocusClient(url: string, room: string, options: ClientOptions): Be
     disconnect: () => provider.disconnect(),
     sendUpdate: (update) => provider.documentUpdateHandler(update, null),
     bufferedAmount: () => socket()?.bufferedAmount ?? 0,
+    get drops() {
+      return drops
+    },
     destroy: () => {
       provider.destroy()
       doc.destroy()

@@ -179,8 +179,10 @@ export class Load {
   async replay(a: Target & { room: string; updatesFile: string; n: number; expected: string; timeoutMs: number }): Promise<ReplayResult> {
     const updates = readUpdates(a.updatesFile, a.n)
     const [watcher, typist] = await this.open(a, [a.room, a.room], true, 2, 20_000)
+    let heardAt = performance.now()
     const done = new Promise<number>((resolve) => {
       watcher!.doc.on('update', () => {
+        heardAt = performance.now()
         const text = watcher!.text
         if (text.length === a.expected.length && text.toString() === a.expected) resolve(performance.now())
       })
@@ -196,7 +198,24 @@ export class Load {
       }
       return performance.now()
     })()
-    const [sentAt, doneAt] = await withTimeout(Promise.all([sending, done]), a.timeoutMs, 'replay')
+    // The typist sends updates its own doc does not hold: if the server drops its connection,
+    // what was in flight is gone for good (no resync can recover it), so the replay cannot end.
+    // Say so at once instead of at the deadline.
+    let check: NodeJS.Timeout | undefined
+    const dropped = new Promise<never>((_, reject) => {
+      check = setInterval(() => {
+        const who = typist!.drops > 0 ? 'typist' : watcher!.drops > 0 ? 'watcher' : null
+        if (who !== null) reject(new Error(`the server closed the ${who}'s connection during the replay`))
+        // A server that relays nothing for this long has stalled (every healthy run relays
+        // throughout); waiting out the deadline would only cost the suite time.
+        if (performance.now() - heardAt > REPLAY_STALL_MS) {
+          reject(new Error(`the watcher heard nothing for ${REPLAY_STALL_MS / 1000} s (it had ${watcher!.text.length} of ${a.expected.length} characters)`))
+        }
+      }, 20)
+    })
+    const [sentAt, doneAt] = await withTimeout(Promise.race([Promise.all([sending, done]), dropped]), a.timeoutMs, 'replay').finally(() =>
+      clearInterval(check),
+    )
     const cpu = process.cpuUsage(cpu0)
     return { ms: doneAt - t0, sendMs: sentAt - t0, clientCpuMs: (cpu.user + cpu.system) / 1000, updates: updates.length }
   }
@@ -343,6 +362,8 @@ export interface ReplayResult {
   readonly updates: number
 }
 
+/** How long a replay's watcher may hear nothing before the replay is failed as stalled. */
+const REPLAY_STALL_MS = 10_000
 /** How long a synced client's text may stay short of the document before openOnce gives up. */
 const STALLED_MS = 5000
 class Stalled extends Error {}
