@@ -6,7 +6,8 @@
  * 3,500-character page typed keystroke by keystroke. Most open documents are only being read,
  * and reading needs no Y.Doc: a join's state vector, the diff a sync step 1 asks for and the
  * text all come from the encoded form through Yjs's update functions. The Y.Doc is built when
- * an update adds something (or another instance's update arrives), and kept from then on.
+ * an update adds something (or another instance's update arrives), and given up again (rest)
+ * once the document has not been written for a while.
  */
 import * as Y from 'yjs'
 
@@ -56,6 +57,26 @@ export class DocState {
     this.vector = null
     this.snapshot = null
     return doc
+  }
+
+  /**
+   * Goes back to the encoded form, dropping the Y.Doc: false (and nothing changes) while structs
+   * wait in it for a missing dependency, since those are not stored and must not be handed to
+   * anyone as part of the document.
+   */
+  rest(): boolean {
+    const doc = this.doc
+    if (!doc || doc.store.pendingStructs !== null || doc.store.pendingDs !== null) return false
+    this.encoded = Y.encodeStateAsUpdate(doc)
+    this.vector = Y.encodeStateVector(doc)
+    this.doc = null
+    doc.destroy()
+    return true
+  }
+
+  /** The whole document as one update. */
+  encode(): Uint8Array {
+    return this.doc ? Y.encodeStateAsUpdate(this.doc) : this.encoded!
   }
 
   stateVector(): Uint8Array {

@@ -150,6 +150,8 @@ export class Room {
   private integrated = 0
   /** Peers that read slower than the room is written; made when the first falls behind. */
   private behind: Map<Peer, Behind> | null = null
+  /** `integrated` at the last restIfQuiet(): unchanged since means nothing was written. */
+  private restMark = 0
 
   /**
    * Loads a room from the store. Throws if the store fails or holds something Yjs rejects.
@@ -210,6 +212,32 @@ export class Room {
 
   get size(): number {
     return this.peers.size
+  }
+
+  /** Whether the document is held as a Y.Doc (it was written since it was loaded or rested). */
+  get live(): boolean {
+    return this.content.live !== null
+  }
+
+  /**
+   * Gives up the Y.Doc and keeps the document encoded, as a freshly loaded room does (see
+   * doc-state.ts): a tenth of the memory for a document that is open but not being written.
+   * Only when nothing is waiting to be stored or relayed; false when it did not.
+   */
+  rest(): boolean {
+    const live = this.content.live
+    if (!live || this.isDestroyed || this.pending.length > 0 || this.committing || this.outbox.length > 0) return false
+    live.off('afterTransaction', this.onTransaction)
+    if (this.content.rest()) return true
+    live.on('afterTransaction', this.onTransaction)
+    return false
+  }
+
+  /** Rests if the doc took no update since the last call (the caller calls it periodically). */
+  restIfQuiet(): boolean {
+    const quiet = this.integrated === this.restMark
+    this.restMark = this.integrated
+    return quiet && this.rest()
   }
 
   /** Whether anything was ever stored for this document (or is about to be). */
@@ -707,7 +735,7 @@ export class Room {
     const upTo = this.sequence.known
     // The doc may also hold updates not yet appended; a snapshot with extra content is harmless
     // (they are appended later, and applying an update twice is a no-op in Yjs).
-    const snapshot = Y.encodeStateAsUpdate(this.doc)
+    const snapshot = this.content.encode()
     const tail = this.tail
     try {
       await this.store.compact(this.name, snapshot, upTo)

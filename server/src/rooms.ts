@@ -13,6 +13,11 @@ import type { Store } from './store/store.js'
 export interface RoomsOptions extends RoomOptions {
   /** How long an empty room stays loaded. */
   readonly idleMs: number
+  /**
+   * How often rooms are checked for a document nobody wrote since the last check, which then
+   * goes back to its encoded form (Room.rest). Absent: never.
+   */
+  readonly restCheckMs?: number
 }
 
 interface Slot {
@@ -31,6 +36,7 @@ export class Rooms {
   private readonly options: RoomsOptions
   private readonly log: Logger
   private readonly fanout: Fanout | null
+  private restTimer: NodeJS.Timeout | null = null
 
   /** `fanout` connects rooms to the same documents on other instances; null on a single one. */
   constructor(store: Store, options: RoomsOptions, log: Logger, fanout: Fanout | null = null) {
@@ -50,6 +56,14 @@ export class Rooms {
     fanout?.onInstanceGone((instanceId) => {
       for (const slot of this.slots.values()) slot.room?.dropInstance(instanceId)
     })
+    if (options.restCheckMs) {
+      // One timer for all rooms: a document written during an interval stays a Y.Doc until it
+      // has been quiet for a whole one.
+      this.restTimer = setInterval(() => {
+        for (const slot of this.slots.values()) slot.room?.restIfQuiet()
+      }, options.restCheckMs)
+      this.restTimer.unref()
+    }
   }
 
   /** Every loaded room, for metrics. */
@@ -122,11 +136,16 @@ export class Rooms {
     const slot = this.slots.get(room.name)
     if (!slot || slot.room !== room) return
     slot.holders--
-    if (slot.holders === 0) this.armIdle(slot)
+    if (slot.holders === 0) {
+      // Nobody left to write: no need to hold the Y.Doc until the room unloads.
+      room.rest()
+      this.armIdle(slot)
+    }
   }
 
   /** Flushes and unloads every room: used at shutdown, after the peers are gone. */
   async closeAll(): Promise<void> {
+    if (this.restTimer) clearInterval(this.restTimer)
     const slots = Array.from(this.slots.values())
     await Promise.all(
       slots.map(async (slot) => {

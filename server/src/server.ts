@@ -72,6 +72,9 @@ export function createServer(config: Config, deps: ServerDeps): TandemServer {
     store,
     {
       idleMs: config.roomIdleMs,
+      // A document not written for 30 to 60 s gives its Y.Doc up (about nine tenths of its
+      // memory); the next write builds it again, in milliseconds even for a long document.
+      restCheckMs: 30_000,
       compactAfterUpdates: config.compactAfterUpdates,
       retryDelayMs: 1000,
       catchUpMs: deps.sharedStore || fanout ? config.catchUpMs : null,

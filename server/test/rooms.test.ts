@@ -161,3 +161,67 @@ test('6. text(): null when never written, the live text when loaded, without reg
   assert.equal(await rooms.text('cold'), 'cold')
   assert.equal(rooms.loadedCount, 1, 'text() of a cold document registered a room')
 })
+
+test('7. a document nobody wrote for a whole check interval gives its Y.Doc up; writes, joins and reads carry on', async (t) => {
+  const { rooms, store, editor } = setup(t, { restCheckMs: 25 })
+  const room = await rooms.acquire('doc')
+  const writer = new RecordingPeer()
+  room.join(writer)
+  room.handle(writer, { kind: 'update', update: editor.insert(0, 'hello') })
+  assert.ok(room.live, 'written: a Y.Doc')
+  await room.flush()
+
+  // Written in every interval: stays live.
+  for (let i = 0; i < 6; i++) {
+    room.handle(writer, { kind: 'update', update: editor.insert(editor.text.length, `${i}`) })
+    await new Promise((resolve) => setTimeout(resolve, 12))
+    assert.ok(room.live, `rested while being written (step ${i})`)
+  }
+  await waitFor(() => !room.live, { timeoutMs: 2000, message: 'a quiet document kept its Y.Doc' })
+
+  // Encoded again: a join gets the whole text, and the next write builds the doc once more.
+  const reader = new RecordingPeer()
+  room.join(reader)
+  room.handle(reader, { kind: 'sync-step1', stateVector: new Uint8Array([0]) })
+  assert.equal(textOf(reader.of('sync-step2').map((f) => f.update)), 'hello012345')
+  room.handle(writer, { kind: 'update', update: editor.insert(0, '>') })
+  assert.ok(room.live)
+  await room.flush()
+  assert.equal(room.text(), '>hello012345')
+  assert.equal(textOf(reader.of('update').map((f) => f.update).concat(reader.of('sync-step2').map((f) => f.update))), '>hello012345')
+  const stored = await store.inner.load('doc')
+  assert.equal(stored && textOf(stored.updates), '>hello012345')
+})
+
+test('8. a room whose last peer leaves rests at once; one with structs waiting for a dependency does not', async (t) => {
+  const { rooms, editor } = setup(t)
+  const room = await rooms.acquire('doc')
+  const peer = new RecordingPeer()
+  room.join(peer)
+  room.handle(peer, { kind: 'update', update: editor.insert(0, 'abc') })
+  await room.flush()
+  assert.ok(room.live)
+  room.leave(peer)
+  rooms.release(room)
+  assert.equal(room.live, false, 'the last peer left and the Y.Doc stayed')
+
+  // An update whose dependency never came: not stored, so the doc cannot be encoded without it.
+  const other = await rooms.acquire('waiting')
+  const p = new RecordingPeer()
+  other.join(p)
+  const a = new Editor(71)
+  const b = new Editor(72)
+  t.after(() => {
+    a.destroy()
+    b.destroy()
+  })
+  const first = a.insert(0, 'x')
+  b.receive(first)
+  other.handle(p, { kind: 'update', update: b.insert(1, 'y') })
+  assert.ok(other.live)
+  assert.equal(other.rest(), false, 'rested with a struct waiting for its dependency')
+  other.handle(p, { kind: 'update', update: first })
+  await other.flush()
+  assert.equal(other.rest(), true)
+  assert.equal(other.text(), 'xy')
+})
