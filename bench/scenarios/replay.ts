@@ -21,7 +21,7 @@ function diskMB(dir: string): number {
  * Tandem and Hocuspocus are idle within a second; the reference server was still writing LevelDB
  * after 30 s in every run, and would be for minutes, so its "idle" cell is a lower bound.
  */
-const IDLE_LIMIT_MS = 10_000
+const IDLE_LIMIT_MS = 5_000
 
 export const replay: Scenario = {
   name: 'replay',
