@@ -12,7 +12,7 @@ export interface Params {
 
 export const FULL: Params = {
   reps: 3,
-  fanout: { readers: [50, 200], edits: 100, rate: 20, warmup: 10 },
+  fanout: { readers: [50, 200], edits: 100, rate: 20, warmup: 20 },
   rooms: { rooms: 500, perRoom: 4, rate: 5, turnMs: 2000, durationMs: 8_000 },
   replay: { updates: 259_778 },
   storm: { rooms: 100, perRoom: 10, edits: 100 },
