@@ -46,6 +46,18 @@ async function storedText(server: TestServer): Promise<string> {
   return stored ? textOf(stored.updates) : ''
 }
 
+/** A MAX_BUFFERED_BYTES far below a flood, and rate limits that let the flood through. */
+const FLOOD_ENV = { MAX_BUFFERED_BYTES: String(256 * 1024), BYTES_PER_SECOND: String(2 ** 30), MESSAGES_PER_SECOND: '100000' }
+
+/** A client that synced and then stopped reading its socket: the kernel's buffers fill, then the server's. */
+async function pausedReader(cleanup: Cleanup, server: TestServer): Promise<RawClient> {
+  const slow = await RawClient.connect(cleanup, `${server.wsUrl}/${ROOM}`)
+  slow.send(encodeSyncStep1(Y.encodeStateVector(new Y.Doc())))
+  await slow.waitFrame('sync-step2')
+  slow.ws.pause()
+  return slow
+}
+
 async function offender(cleanup: Cleanup, server: TestServer): Promise<RawClient> {
   const client = await RawClient.connect(cleanup, `${server.wsUrl}/${ROOM}`)
   await client.waitFrame('sync-step1')
@@ -245,14 +257,9 @@ test('9. a client that stops reading during a flood of updates is not queued a c
   const cleanup = new Cleanup(t)
   // MAX_BUFFERED_BYTES is far below the flood: queued frame by frame, the slow reader would be
   // cut off (1013) as it was before the room learnt to merge for readers that are behind.
-  const server = await startServer(cleanup, {
-    env: { MAX_BUFFERED_BYTES: String(256 * 1024), BYTES_PER_SECOND: String(2 ** 30), MESSAGES_PER_SECOND: '100000' },
-  })
+  const server = await startServer(cleanup, { env: FLOOD_ENV })
   const [a, b] = await honestPair(cleanup, server)
-  const slow = await RawClient.connect(cleanup, `${server.wsUrl}/${ROOM}`)
-  slow.send(encodeSyncStep1(Y.encodeStateVector(new Y.Doc())))
-  await slow.waitFrame('sync-step2')
-  slow.ws.pause() // stops reading its socket: the kernel buffers fill, then the server's
+  const slow = await pausedReader(cleanup, server)
   const flooder = await offender(cleanup, server)
   const author = new Editor(4321)
   cleanup.add(() => author.destroy())
@@ -293,14 +300,9 @@ test('9. a client that stops reading during a flood of updates is not queued a c
 
 test('9b. MAX_BUFFERED_BYTES (256 KiB): a client that stops reading while presence floods is cut off (1013); readers stay', async (t) => {
   const cleanup = new Cleanup(t)
-  const server = await startServer(cleanup, {
-    env: { MAX_BUFFERED_BYTES: String(256 * 1024), BYTES_PER_SECOND: String(2 ** 30), MESSAGES_PER_SECOND: '100000' },
-  })
+  const server = await startServer(cleanup, { env: FLOOD_ENV })
   const [a, b] = await honestPair(cleanup, server)
-  const slow = await RawClient.connect(cleanup, `${server.wsUrl}/${ROOM}`)
-  slow.send(encodeSyncStep1(Y.encodeStateVector(new Y.Doc())))
-  await slow.waitFrame('sync-step2')
-  slow.ws.pause()
+  const slow = await pausedReader(cleanup, server)
   const flooder = await offender(cleanup, server)
 
   // Presence is not merged: each change is a frame for every peer. 12 KiB states (under the

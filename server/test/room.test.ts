@@ -10,7 +10,7 @@ import { silentLogger } from '../src/log.js'
 import { Room, type RoomOptions } from '../src/room.js'
 import { Cleanup } from './helpers/cleanup.js'
 import { Editor, RecordingPeer, SlowPeer, textOf } from './helpers/peers.js'
-import { seededRng } from './helpers/random.js'
+import { seededRng, type Rng } from './helpers/random.js'
 import { InstrumentedStore } from './helpers/stores.js'
 import { deferred, turns, waitFor } from './helpers/wait.js'
 import { test, type TestContext } from './helpers/test.js'
@@ -39,6 +39,27 @@ async function setup(t: TestContext, options: Partial<RoomOptions> = {}) {
 }
 
 const emptyStateVector = () => Y.encodeStateVector(new Y.Doc())
+
+/** A client in the seeded tests: its editor, and how many of its peer's frames it has applied. */
+interface SimClient<P extends RecordingPeer> {
+  readonly peer: P
+  readonly editor: Editor
+  delivered: number
+}
+
+/** The client applies what the room sent it since the last call, in order. */
+function deliver(c: SimClient<RecordingPeer>): void {
+  for (; c.delivered < c.peer.frames.length; c.delivered++) {
+    const f = c.peer.frames[c.delivered]!
+    if (f.kind === 'update' || f.kind === 'sync-step2') c.editor.receive(f.update)
+  }
+}
+
+/** A random keystroke: a short word inserted anywhere, or now and then a character deleted. */
+function randomEdit(rng: Rng, editor: Editor): Uint8Array {
+  const length = editor.text.length
+  return length > 0 && rng.float() < 0.3 ? editor.delete(rng.int(length), 1) : editor.insert(rng.int(length + 1), rng.word(3))
+}
 
 test('1. join sends sync step 1 with the room state; saved only to peers that asked', async (t) => {
   const { room, peer, editor } = await setup(t)
@@ -354,28 +375,13 @@ test('9. saved: a query is answered only once what the peer sent before it is st
 test('10. seeded random interleaving: editors, delivery and commits in any order converge', async (t) => {
   const rng = seededRng(t)
   const { room, editor, store } = await setup(t, { compactAfterUpdates: 25 })
-  const clients = Array.from({ length: 4 }, (_, i) => {
-    const p = new RecordingPeer()
-    return { peer: p, editor: editor(100 + i), delivered: 0 }
-  })
+  const clients: SimClient<RecordingPeer>[] = Array.from({ length: 4 }, (_, i) => ({ peer: new RecordingPeer(), editor: editor(100 + i), delivered: 0 }))
   for (const c of clients) room.join(c.peer)
-  // A client applies what the room sent it, in order, when the test decides to deliver it.
-  const deliver = (c: (typeof clients)[number]) => {
-    for (; c.delivered < c.peer.frames.length; c.delivered++) {
-      const f = c.peer.frames[c.delivered]!
-      if (f.kind === 'update' || f.kind === 'sync-step2') c.editor.receive(f.update)
-    }
-  }
   for (let step = 0; step < 400; step++) {
     const c = rng.pick(clients)
     const r = rng.float()
     if (r < 0.55) {
-      const text = c.editor.text
-      const update =
-        text.length > 0 && rng.float() < 0.3
-          ? c.editor.delete(rng.int(text.length), 1)
-          : c.editor.insert(rng.int(text.length + 1), rng.word(3))
-      room.handle(c.peer, { kind: 'update', update })
+      room.handle(c.peer, { kind: 'update', update: randomEdit(rng, c.editor) })
     } else if (r < 0.8) {
       deliver(c)
     } else if (r < 0.9) {
@@ -457,25 +463,14 @@ test('11. a peer that is behind gets the updates it missed as one, once drained;
 test('12. seeded random: peers falling behind and draining at random still converge with the room', async (t) => {
   const rng = seededRng(t)
   const { room, editor } = await setup(t, { compactAfterUpdates: 25 })
-  const clients = Array.from({ length: 4 }, (_, i) => ({ peer: new SlowPeer(), editor: editor(200 + i), delivered: 0 }))
+  const clients: SimClient<SlowPeer>[] = Array.from({ length: 4 }, (_, i) => ({ peer: new SlowPeer(), editor: editor(200 + i), delivered: 0 }))
   for (const c of clients) room.join(c.peer)
-  const deliver = (c: (typeof clients)[number]) => {
-    for (; c.delivered < c.peer.frames.length; c.delivered++) {
-      const f = c.peer.frames[c.delivered]!
-      if (f.kind === 'update' || f.kind === 'sync-step2') c.editor.receive(f.update)
-    }
-  }
   let caughtUp = 0
   for (let step = 0; step < 600; step++) {
     const c = rng.pick(clients)
     const r = rng.float()
     if (r < 0.5) {
-      const text = c.editor.text
-      const update =
-        text.length > 0 && rng.float() < 0.3
-          ? c.editor.delete(rng.int(text.length), 1)
-          : c.editor.insert(rng.int(text.length + 1), rng.word(3))
-      room.handle(c.peer, { kind: 'update', update })
+      room.handle(c.peer, { kind: 'update', update: randomEdit(rng, c.editor) })
     } else if (r < 0.7) {
       deliver(c)
     } else if (r < 0.8) {
