@@ -192,8 +192,14 @@ export class Connection {
 
   /** Ends a turn's cork. Static, so that no connection carries a closure for it. */
   private static uncork(conn: Connection): void {
-    conn.corked = false
-    conn.socket?.uncork()
+    conn.flush()
+  }
+
+  /** Writes out now what this turn has sent so far, rather than at the end of the turn. */
+  flush(): void {
+    if (!this.corked) return
+    this.corked = false
+    this.socket?.uncork()
   }
 
   send(frame: Uint8Array): void {

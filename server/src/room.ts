@@ -35,6 +35,12 @@ export interface Peer {
   readonly backlog?: number
   /** Calls `callback` once when the backlog has been written out. */
   onceDrained?(callback: () => void): void
+  /**
+   * Writes out now what `send` has gathered for the network this turn. The room calls it once it
+   * has sent a peer everything of a batch, so that this peer's bytes leave while it goes on to
+   * the next peer, not after the last one.
+   */
+  flush?(): void
 }
 
 /**
@@ -619,19 +625,31 @@ export class Room {
     else this.outbox.push(out)
   }
 
+  /**
+   * Sends a batch peer by peer: each peer gets all of its frames (a keystroke and the cursor after
+   * it) in one write, which leaves before the next peer's frames are even encoded. Frame by frame,
+   * the first reader would wait for every other reader's frames to be framed before it got any.
+   */
   private deliver(frames: readonly Outgoing[]): void {
-    for (const out of frames) {
-      if ('to' in out) {
-        if (this.peers.has(out.to)) out.to.send(out.frame)
-      } else if (out.n === undefined) {
-        for (const peer of this.peers.keys()) if (peer !== out.except) peer.send(out.frame)
-      } else {
-        for (const peer of this.peers.keys()) {
-          if (peer === out.except || (this.behind !== null && this.skips(peer, out.n))) continue
+    if (frames.every((out) => 'to' in out)) {
+      // Replies to one peer each (sync, saved): in order, no need to walk every peer per frame.
+      for (const out of frames) if (this.peers.has(out.to)) out.to.send(out.frame)
+      return
+    }
+    for (const peer of this.peers.keys()) {
+      let sent = false
+      for (const out of frames) {
+        if ('to' in out) {
+          if (out.to !== peer) continue
           peer.send(out.frame)
-          if (peer.backlog !== undefined && peer.backlog > BEHIND_BYTES) this.fallBehind(peer, out.n)
+        } else {
+          if (peer === out.except || (out.n !== undefined && this.behind !== null && this.skips(peer, out.n))) continue
+          peer.send(out.frame)
+          if (out.n !== undefined && peer.backlog !== undefined && peer.backlog > BEHIND_BYTES) this.fallBehind(peer, out.n)
         }
+        sent = true
       }
+      if (sent) peer.flush?.()
     }
   }
 

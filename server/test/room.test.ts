@@ -120,6 +120,32 @@ test('3. group commit: updates handled in one turn are one append, each relayed 
   assert.equal(ctext, room.text())
 })
 
+test('3b. a batch goes out peer by peer, each peer flushed before the next gets anything', async (t) => {
+  const { room, editor } = await setup(t)
+  // Frame by frame, the first reader would wait for every other reader's frames to be written.
+  const log: string[] = []
+  class FlushedPeer extends RecordingPeer {
+    constructor(readonly label: string) {
+      super()
+    }
+    override send(frame: Uint8Array): void {
+      super.send(frame)
+      log.push(`${this.label} send`)
+    }
+    flush(): void {
+      log.push(`${this.label} flush`)
+    }
+  }
+  const [a, b, c] = ['a', 'b', 'c'].map((label) => new FlushedPeer(label)) as [FlushedPeer, FlushedPeer, FlushedPeer]
+  for (const p of [a, b, c]) room.join(p)
+  await room.flush()
+  log.length = 0
+  room.handle(a, { kind: 'update', update: editor(1).insert(0, 'x') })
+  room.handle(b, { kind: 'update', update: editor(2).insert(0, 'y') })
+  await room.flush()
+  assert.deepEqual(log, ['a send', 'a flush', 'b send', 'b flush', 'c send', 'c send', 'c flush'])
+})
+
 test('4. a sync step 1 reply waits for the commit in flight and includes it', async (t) => {
   const { room, peer, editor, store } = await setup(t)
   const a = peer()
