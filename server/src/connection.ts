@@ -48,7 +48,7 @@ export interface ConnectionOptions {
   readonly limits?: ConnectionLimits
   /**
    * The byte stream under `ws`: the rate budget also charges frames that are not messages
-   * (fragments, control frames), and each turn's writes are corked into one. Pass it only once
+   * (fragments, control frames), and cork() holds writes on it. Pass it only once
    * `ws` owns the stream.
    */
   readonly socket?: Duplex
@@ -64,7 +64,7 @@ export class Connection {
   readonly room: string
   readonly canWrite: boolean
   private readonly ws: WebSocket
-  /** The stream under `ws`: corked while one turn's frames are written (see send). */
+  /** The stream under `ws`: corked while the room writes a peer several frames (see cork). */
   private readonly socket: Duplex | null
   private corked = false
   private readonly limits: ConnectionLimits | null
@@ -190,12 +190,13 @@ export class Connection {
     conn.fail(new TandemError('HANDSHAKE_TIMEOUT', 'nothing was sent after the connection opened'))
   }
 
-  /** Ends a turn's cork. Static, so that no connection carries a closure for it. */
-  private static uncork(conn: Connection): void {
-    conn.flush()
+  /** Holds this socket's writes until flush(): several frames leave in one system call. */
+  cork(): void {
+    if (!this.socket || this.corked) return
+    this.corked = true
+    this.socket.cork()
   }
 
-  /** Writes out now what this turn has sent so far, rather than at the end of the turn. */
   flush(): void {
     if (!this.corked) return
     this.corked = false
@@ -211,14 +212,6 @@ export class Connection {
       const ws = this.ws
       this.later(1000, () => ws.terminate())
       return
-    }
-    // Every frame for this socket in one event-loop turn (a keystroke and the cursor after it, a
-    // sync reply and presence) leaves in one write: one system call and one TCP segment instead
-    // of one per frame, which in a busy room is much of the cost of relaying.
-    if (this.socket && !this.corked) {
-      this.corked = true
-      this.socket.cork()
-      process.nextTick(Connection.uncork, this)
     }
     this.ws.send(frame)
     this.lastSentAt = Date.now()

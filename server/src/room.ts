@@ -36,10 +36,11 @@ export interface Peer {
   /** Calls `callback` once when the backlog has been written out. */
   onceDrained?(callback: () => void): void
   /**
-   * Writes out now what `send` has gathered for the network this turn. The room calls it once it
-   * has sent a peer everything of a batch, so that this peer's bytes leave while it goes on to
-   * the next peer, not after the last one.
+   * Holds what `send` writes until `flush`, so that several frames for this peer (a keystroke
+   * and the cursor after it, a sync step and presence) leave in one write and one TCP segment.
+   * The room corks only around two frames or more: one frame goes out as it is.
    */
+  cork?(): void
   flush?(): void
 }
 
@@ -156,6 +157,8 @@ export class Room {
   private integrated = 0
   /** Peers that read slower than the room is written; made when the first falls behind. */
   private behind: Map<Peer, Behind> | null = null
+  /** deliver()'s list of one peer's frames, kept to spare an array per peer per batch. */
+  private readonly batch: Outgoing[] = []
   /** `integrated` at the last restIfQuiet(): unchanged since means nothing was written. */
   private restMark = 0
 
@@ -257,11 +260,13 @@ export class Room {
 
   join(peer: Peer): void {
     this.peers.set(peer, NO_IDS)
-    peer.send(protocol.encodeSyncStep1(this.content.stateVector()))
-    if (this.awareness.getStates().size > 0) {
-      const clients = Array.from(this.awareness.getStates().keys())
-      peer.send(protocol.encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(this.awareness, clients)))
-    }
+    const step1 = protocol.encodeSyncStep1(this.content.stateVector())
+    if (this.awareness.getStates().size === 0) return peer.send(step1)
+    const clients = Array.from(this.awareness.getStates().keys())
+    peer.cork?.()
+    peer.send(step1)
+    peer.send(protocol.encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(this.awareness, clients)))
+    peer.flush?.()
   }
 
   /** Removes the peer and, at once, the awareness states it owned, telling everyone else. */
@@ -626,9 +631,9 @@ export class Room {
   }
 
   /**
-   * Sends a batch peer by peer: each peer gets all of its frames (a keystroke and the cursor after
-   * it) in one write, which leaves before the next peer's frames are even encoded. Frame by frame,
-   * the first reader would wait for every other reader's frames to be framed before it got any.
+   * Sends a batch peer by peer: a peer gets all of its frames in one write, which leaves before
+   * the next peer's frames are even framed. Frame by frame, the first reader of a keystroke would
+   * wait until every reader had been sent it before anything left.
    */
   private deliver(frames: readonly Outgoing[]): void {
     if (frames.every((out) => 'to' in out)) {
@@ -636,20 +641,19 @@ export class Room {
       for (const out of frames) if (this.peers.has(out.to)) out.to.send(out.frame)
       return
     }
+    const mine = this.batch
     for (const peer of this.peers.keys()) {
-      let sent = false
       for (const out of frames) {
-        if ('to' in out) {
-          if (out.to !== peer) continue
-          peer.send(out.frame)
-        } else {
-          if (peer === out.except || (out.n !== undefined && this.behind !== null && this.skips(peer, out.n))) continue
-          peer.send(out.frame)
-          if (out.n !== undefined && peer.backlog !== undefined && peer.backlog > BEHIND_BYTES) this.fallBehind(peer, out.n)
-        }
-        sent = true
+        if ('to' in out ? out.to === peer : peer !== out.except && !(out.n !== undefined && this.behind !== null && this.skips(peer, out.n))) mine.push(out)
       }
-      if (sent) peer.flush?.()
+      if (mine.length === 0) continue
+      if (mine.length > 1) peer.cork?.()
+      for (const out of mine) {
+        peer.send(out.frame)
+        if ('n' in out && out.n !== undefined && peer.backlog !== undefined && peer.backlog > BEHIND_BYTES) this.fallBehind(peer, out.n)
+      }
+      if (mine.length > 1) peer.flush?.()
+      mine.length = 0
     }
   }
 
