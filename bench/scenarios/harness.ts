@@ -10,8 +10,9 @@ export async function withServer(
   ctx: RunContext,
   lifetimeMs: number,
   body: (server: ServerUnderTest, load: LoadProcess) => Promise<void>,
+  nodeFlags: readonly string[] = [],
 ): Promise<void> {
-  const server = await ServerUnderTest.start(ctx.def, ctx.tmpRoot)
+  const server = await ServerUnderTest.start(ctx.def, ctx.tmpRoot, nodeFlags)
   const load = new LoadProcess(lifetimeMs)
   ctx.onAbort(() => {
     load.kill()

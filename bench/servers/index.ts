@@ -126,15 +126,18 @@ export class ServerUnderTest {
   private readonly services: ClusterServices | null
   private current: ServerProcess[] = []
   private readonly ports: number[]
+  private readonly nodeFlags: readonly string[]
 
-  private constructor(def: ServerDef, dataDir: string, services: ClusterServices | null) {
+  private constructor(def: ServerDef, dataDir: string, services: ClusterServices | null, nodeFlags: readonly string[]) {
     this.def = def
     this.dataDir = dataDir
     this.services = services
+    this.nodeFlags = nodeFlags
     this.ports = Array<number>(def.cluster?.instances ?? 1).fill(0)
   }
 
-  static async start(def: ServerDef, tmpRoot: string): Promise<ServerUnderTest> {
+  /** `nodeFlags` go to node for every process of this server, restarts included. */
+  static async start(def: ServerDef, tmpRoot: string, nodeFlags: readonly string[] = []): Promise<ServerUnderTest> {
     fs.mkdirSync(tmpRoot, { recursive: true })
     const dataDir = fs.mkdtempSync(path.join(tmpRoot, `${def.name}-`))
     let services: ClusterServices | null = null
@@ -144,7 +147,7 @@ export class ServerUnderTest {
       fs.rmSync(dataDir, { recursive: true, force: true })
       throw err
     }
-    const server = new ServerUnderTest(def, dataDir, services)
+    const server = new ServerUnderTest(def, dataDir, services, nodeFlags)
     try {
       await server.launch()
     } catch (err) {
@@ -175,7 +178,7 @@ export class ServerUnderTest {
    */
   private async launch(): Promise<void> {
     for (let i = 0; i < this.ports.length; i++) {
-      const proc = await ServerProcess.start(this.def.launch, this.ports[i]!, this.dataDir, this.services?.env(i) ?? {})
+      const proc = await ServerProcess.start(this.def.launch, this.ports[i]!, this.dataDir, this.services?.env(i) ?? {}, this.nodeFlags)
       this.current.push(proc)
       this.ports[i] = proc.port
     }

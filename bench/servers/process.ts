@@ -54,11 +54,21 @@ export class ServerProcess {
     })
   }
 
-  /** `extraEnv` adds to the spec's settings (a cluster instance's store, channels and name). */
-  static async start(spec: LaunchSpec, port: number, dataDir: string, extraEnv: Record<string, string> = {}, timeoutMs = 20_000): Promise<ServerProcess> {
+  /**
+   * `extraEnv` adds to the spec's settings (a cluster instance's store, channels and name);
+   * `nodeFlags` are a scenario's flags for node, the same for every server.
+   */
+  static async start(
+    spec: LaunchSpec,
+    port: number,
+    dataDir: string,
+    extraEnv: Record<string, string> = {},
+    nodeFlags: readonly string[] = [],
+    timeoutMs = 20_000,
+  ): Promise<ServerProcess> {
     // BENCH_SERVER_FLAGS adds node flags to every server, e.g. "--cpu-prof --cpu-prof-dir=bench/tmp/prof".
     const extra = process.env.BENCH_SERVER_FLAGS?.split(' ').filter(Boolean) ?? []
-    const child = spawn(process.execPath, [...extra, '--expose-gc', '--import', 'tsx', '--import', PROBE, spec.script], {
+    const child = spawn(process.execPath, [...nodeFlags, ...extra, '--expose-gc', '--import', 'tsx', '--import', PROBE, spec.script], {
       cwd: REPO,
       env: { ...process.env, ...spec.env(port, dataDir), ...extraEnv },
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
