@@ -1,6 +1,6 @@
 /**
- * One client socket. It owns the transport concerns (binary frames only, a queue for frames that
- * arrive before the room is ready, heartbeat, keep-alive, rate limits with back-pressure, slow
+ * One client socket. It owns the transport concerns (binary frames only, frames handed over a
+ * read at a time, a queue for frames that arrive before the room is ready, heartbeat, keep-alive, rate limits with back-pressure, slow
  * readers, token expiry, closing with a code) and knows nothing of Yjs: what a frame means is
  * the handler's business.
  */
@@ -54,8 +54,8 @@ export interface ConnectionOptions {
   readonly socket?: Duplex
 }
 
-/** Handles one frame of `conn`. */
-export type FrameHandler = (frame: Uint8Array, conn: Connection) => void
+/** Handles frames of `conn`, in order: those of one read of its socket together. */
+export type FrameHandler = (frames: readonly Uint8Array[], conn: Connection) => void
 
 type CloseListener = (conn: Connection) => void
 
@@ -82,7 +82,10 @@ export class Connection {
   // The queue, the timer set and the listener list are made only when needed: an idle
   // connection needs none of them, and a thousand idle sockets should cost little more than
   // the sockets themselves.
-  /** Frames received before attach(): nothing is handled before the room has loaded. */
+  /**
+   * Frames received and not yet handled: those of the socket read in progress, or all of them
+   * before attach() (nothing is handled before the room has loaded).
+   */
   private queue: Uint8Array[] | null = null
   private handler: FrameHandler | null = null
   /** A single listener (the usual case) is kept as it is: an array would add some 50 bytes. */
@@ -162,12 +165,20 @@ export class Connection {
    */
   attach(handler: FrameHandler): void {
     this.handler = handler
-    const queued = this.queue ?? []
-    this.queue = null
-    for (const frame of queued) {
-      if (this.closing) return
-      handler(frame, this)
-    }
+    Connection.handleQueued(this)
+  }
+
+  /**
+   * Hands over what was received. ws parses every frame of a socket read in one go, and this
+   * runs right after (a tick), so frames that came together are handled together: the room
+   * applies a run of document updates in one transaction. Static, so that no connection
+   * carries a closure for it.
+   */
+  private static handleQueued(conn: Connection): void {
+    const frames = conn.queue
+    if (frames === null || conn.handler === null || conn.closing) return
+    conn.queue = null
+    conn.handler(frames, conn)
   }
 
   /**
@@ -316,9 +327,11 @@ export class Connection {
       return
     }
     if (this.budget && !this.pace(this.budget.charge(data.length))) return
-    if (this.handler) this.handler(data, this)
-    else if (this.queue) this.queue.push(data)
-    else this.queue = [data]
+    if (this.queue) this.queue.push(data)
+    else {
+      this.queue = [data]
+      if (this.handler) process.nextTick(Connection.handleQueued, this)
+    }
   }
 
   private chargeFrames(count: number): void {

@@ -52,10 +52,12 @@ export function findReusedId(doc: Y.Doc, update: Decoded): string | null {
   let pending: ReadonlyMap<number, Claim[]> | null = null
   for (const struct of update.structs) {
     if (!(struct instanceof Y.Item)) continue // GC and Skip claim no content
-    const incoming = decodedClaim(struct)
     const { client, clock } = struct.id
-    const end = clock + struct.length
     const known = Y.getState(doc.store, client)
+    // The usual update brings only new IDs and nothing waits: nothing to compare.
+    if (clock >= known && !doc.store.pendingStructs) continue
+    const incoming = decodedClaim(struct)
+    const end = clock + struct.length
     if (clock < known) {
       const structs = doc.store.clients.get(client)!
       for (let i = Y.findIndexSS(structs, clock); i < structs.length && structs[i]!.id.clock < Math.min(end, known); i++) {

@@ -116,12 +116,28 @@ export function decode(frame: Uint8Array): ClientMessage {
   return message
 }
 
+/**
+ * type • sub • varByteArray(payload), in one allocation of the exact size: relaying allocates a
+ * frame per update, which lib0's encoder would start in a 100-byte buffer and then copy out.
+ * Every type here is below 128, one byte as a varUint; `sub` < 0 is left out.
+ */
+function frame(type: number, sub: number, payload: Uint8Array): Uint8Array {
+  const length = payload.length
+  let lengthBytes = 1
+  for (let v = length; v >= 0x80; v = Math.floor(v / 0x80)) lengthBytes++
+  let pos = sub < 0 ? 1 : 2
+  const out = new Uint8Array(pos + lengthBytes + length)
+  out[0] = type
+  if (sub >= 0) out[1] = sub
+  let v = length
+  for (; v >= 0x80; v = Math.floor(v / 0x80)) out[pos++] = 0x80 | v % 0x80
+  out[pos++] = v
+  out.set(payload, pos)
+  return out
+}
+
 function sync(sub: number, payload: Uint8Array): Uint8Array {
-  const encoder = encoding.createEncoder()
-  encoding.writeVarUint(encoder, MessageType.sync)
-  encoding.writeVarUint(encoder, sub)
-  encoding.writeVarUint8Array(encoder, payload)
-  return encoding.toUint8Array(encoder)
+  return frame(MessageType.sync, sub, payload)
 }
 
 /** syncStep1(sv) := varUint(0) • varUint(0) • varByteArray(sv) */
@@ -134,10 +150,7 @@ export const encodeSyncStep2 = (update: Uint8Array): Uint8Array => sync(SyncType
 export const encodeUpdate = (update: Uint8Array): Uint8Array => sync(SyncType.update, update)
 
 function typed(type: number, payload: Uint8Array): Uint8Array {
-  const encoder = encoding.createEncoder()
-  encoding.writeVarUint(encoder, type)
-  encoding.writeVarUint8Array(encoder, payload)
-  return encoding.toUint8Array(encoder)
+  return frame(type, -1, payload)
 }
 
 /** awareness(update) := varUint(1) • varByteArray(awarenessUpdate) */

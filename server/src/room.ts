@@ -108,6 +108,13 @@ type Outgoing =
 
 const NO_IDS: readonly number[] = Object.freeze([])
 
+/**
+ * Most updates applied in one Yjs transaction. Yjs merges the structs a transaction made with
+ * their neighbours only when it ends, and finding and splitting structs to delete costs more
+ * the more unmerged ones there are: past a few dozen updates, longer runs were slower.
+ */
+const RUN_MAX = 32
+
 /** The Y.Text the editor binds to. */
 export const TEXT_NAME = 'codemirror'
 
@@ -293,38 +300,18 @@ export class Room {
       }
       case 'sync-step2':
       case 'update': {
-        if (peer.canWrite === false) return
-        const limits = this.options.limits
-        if (limits && this.approxBytes + message.update.length > limits.maxDocBytes) {
-          throw new TandemError('DOCUMENT_TOO_LARGE', `the document would exceed ${limits.maxDocBytes} bytes`)
-        }
-        let update: ReturnType<typeof Y.decodeUpdate>
-        try {
-          // Yjs integrates an update's structs before it reads its delete set, so an update cut
-          // short there would be half-applied (then stored and relayed) before it throws.
-          // Decoding it whole first rejects it while the doc is untouched.
-          update = Y.decodeUpdate(message.update)
-          if (!safeNumbers(update)) throw new Error('a client, clock or length is past 2^53')
-        } catch (err) {
-          throw invalidUpdate(err)
-        }
-        // A client that is up to date answers sync step 2 with nothing new: no doc to build.
-        if (this.content.holds(update, message.update)) return
+        const decoded = this.check(peer, message.update)
+        if (!decoded) return
         const doc = this.doc
-        try {
-          refuseReusedIds(doc, update)
-        } catch (err) {
-          throw invalidUpdate(err)
-        }
         let kept: Uint8Array | null
         try {
-          kept = this.integrate(doc, message.update, update)
+          kept = this.integrate(doc, message.update, decoded)
         } catch (err) {
           this.keepTaken(peer)
           throw invalidUpdate(err)
         }
         if (kept) this.accept(kept, peer)
-        if (limits) this.limitPending(limits.maxPendingBytes)
+        if (this.options.limits) this.limitPending(this.options.limits.maxPendingBytes)
         return
       }
       case 'awareness':
@@ -350,6 +337,109 @@ export class Room {
         this.sendWhenDurable({ frame: protocol.encodeSaved(message.id), to: peer })
         return
     }
+  }
+
+  /**
+   * Handles one peer's messages that came in one read of its socket, in order. Document updates
+   * that follow each other there (a fast writer, a paste, a client catching up) are applied in
+   * one Yjs transaction: Yjs's own work per transaction (state vectors, events, merging) was
+   * most of what applying a small update cost, and most of its garbage.
+   */
+  handleAll(peer: Peer, messages: readonly ClientMessage[]): void {
+    for (let i = 0; i < messages.length; ) {
+      if (isDocUpdate(messages[i]!) && i + 1 < messages.length && isDocUpdate(messages[i + 1]!)) {
+        const next = this.applyRun(peer, messages, i)
+        // applyRun stops before an update it leaves to handle(): one that must wait for a
+        // dependency, or follows one that did.
+        if (next === i) this.handle(peer, messages[i++]!)
+        else i = next
+      } else {
+        this.handle(peer, messages[i++]!)
+      }
+    }
+  }
+
+  /**
+   * Applies the updates from `messages[start]` on in one transaction, as long as each fits the
+   * doc without waiting for a dependency (the usual case; the others take handle()'s exact
+   * path). Returns the index of the first message it did not handle.
+   *
+   * What the doc took of each update is known without a transaction of its own: since nothing
+   * waits, it takes every struct past its client's clock, and a deletion shows in the
+   * transaction's delete set. Should Yjs leave something waiting after all, or throw half-way,
+   * what the whole transaction took is kept (updates already kept may go twice: harmless).
+   */
+  private applyRun(peer: Peer, messages: readonly ClientMessage[], start: number): number {
+    const doc = this.doc
+    const store = doc.store
+    const limits = this.options.limits
+    let i = start
+    Y.transact(doc, (tr) => {
+      for (; i < messages.length && i - start < RUN_MAX; i++) {
+        const message = messages[i]!
+        if (!isDocUpdate(message)) return
+        if (store.pendingStructs !== null || store.pendingDs !== null) return
+        // Checked here, in order: an update is checked against the doc as the earlier ones left it.
+        const decoded = this.check(peer, message.update)
+        if (!decoded) continue
+        if (!fitsWithoutWaiting(doc, decoded)) return
+        let takes = false
+        for (const struct of decoded.structs) {
+          if (struct.id.clock + struct.length > Y.getState(store, struct.id.client)) {
+            takes = true
+            break
+          }
+        }
+        const deleted = countRanges(tr.deleteSet)
+        try {
+          Y.applyUpdate(doc, message.update)
+        } catch (err) {
+          // As keepTaken(): whatever the doc took is stored and relayed all the same.
+          if (countRanges(tr.deleteSet) > 0 || advanced(store, tr.beforeState)) {
+            this.accept(takenSince(doc, tr.beforeState), peer)
+          }
+          throw invalidUpdate(err)
+        }
+        if (store.pendingStructs !== null || store.pendingDs !== null) {
+          this.accept(takenSince(doc, tr.beforeState), peer)
+          if (limits) this.limitPending(limits.maxPendingBytes)
+          i++
+          return
+        }
+        if (takes || countRanges(tr.deleteSet) > deleted) this.accept(message.update, peer)
+      }
+    })
+    return i
+  }
+
+  /**
+   * The checks every document update passes before it is applied; its decoding, or null when
+   * there is nothing to apply (a viewer's update, or one the document already holds).
+   */
+  private check(peer: Peer, bytes: Uint8Array): ReturnType<typeof Y.decodeUpdate> | null {
+    if (peer.canWrite === false) return null
+    const limits = this.options.limits
+    if (limits && this.approxBytes + bytes.length > limits.maxDocBytes) {
+      throw new TandemError('DOCUMENT_TOO_LARGE', `the document would exceed ${limits.maxDocBytes} bytes`)
+    }
+    let decoded: ReturnType<typeof Y.decodeUpdate>
+    try {
+      // Yjs integrates an update's structs before it reads its delete set, so an update cut
+      // short there would be half-applied (then stored and relayed) before it throws.
+      // Decoding it whole first rejects it while the doc is untouched.
+      decoded = Y.decodeUpdate(bytes)
+      if (!safeNumbers(decoded)) throw new Error('a client, clock or length is past 2^53')
+    } catch (err) {
+      throw invalidUpdate(err)
+    }
+    // A client that is up to date answers sync step 2 with nothing new: no doc to build.
+    if (this.content.holds(decoded, bytes)) return null
+    try {
+      refuseReusedIds(this.doc, decoded)
+    } catch (err) {
+      throw invalidUpdate(err)
+    }
+    return decoded
   }
 
   /** Resolves when everything applied so far is in the store (and relayed); rejects if the store fails. */
@@ -636,7 +726,7 @@ export class Room {
    * wait until every reader had been sent it before anything left.
    */
   private deliver(frames: readonly Outgoing[]): void {
-    if (frames.every((out) => 'to' in out)) {
+    if (frames.every(addressed)) {
       // Replies to one peer each (sync, saved): in order, no need to walk every peer per frame.
       for (const out of frames) if (this.peers.has(out.to)) out.to.send(out.frame)
       return
@@ -790,20 +880,26 @@ export class Room {
  * relayed, stored or held as pending). Every client, clock and length must be a safe integer.
  */
 function safeNumbers({ structs, ds }: ReturnType<typeof Y.decodeUpdate>): boolean {
-  const safe = Number.isSafeInteger
-  const safeId = (id: Y.ID | null): boolean => id === null || (safe(id.client) && safe(id.clock))
   for (const struct of structs) {
-    if (!safeId(struct.id) || !safe(struct.length) || !safe(struct.id.clock + struct.length)) return false
+    if (!safeId(struct.id) || !Number.isSafeInteger(struct.length) || !Number.isSafeInteger(struct.id.clock + struct.length)) return false
     if (struct instanceof Y.Item) {
       if (!safeId(struct.origin) || !safeId(struct.rightOrigin)) return false
       if (struct.parent instanceof Y.ID && !safeId(struct.parent)) return false
     }
   }
   for (const [client, ranges] of ds.clients) {
-    if (!safe(client)) return false
-    for (const { clock, len } of ranges) if (!safe(clock) || !safe(len) || !safe(clock + len)) return false
+    if (!Number.isSafeInteger(client)) return false
+    for (const { clock, len } of ranges) {
+      if (!Number.isSafeInteger(clock) || !Number.isSafeInteger(len) || !Number.isSafeInteger(clock + len)) return false
+    }
   }
   return true
+}
+
+// The helpers of the checks every update passes are module functions, not closures made per
+// call: the server runs under tsx, whose transform names every closure as it is made.
+function safeId(id: Y.ID | null): boolean {
+  return id === null || (Number.isSafeInteger(id.client) && Number.isSafeInteger(id.clock))
 }
 
 /**
@@ -832,6 +928,27 @@ function invalidUpdate(err: unknown): TandemError {
   return new TandemError('INVALID_UPDATE', `update could not be applied: ${(err as Error).message}`, { cause: err })
 }
 
+function addressed(out: Outgoing): out is Extract<Outgoing, { to: Peer }> {
+  return 'to' in out
+}
+
+function isDocUpdate(message: ClientMessage): message is Extract<ClientMessage, { kind: 'update' | 'sync-step2' }> {
+  return message.kind === 'update' || message.kind === 'sync-step2'
+}
+
+/** How many ranges a delete set holds, merged or not: it grows when a transaction deletes. */
+function countRanges(ds: Y.Transaction['deleteSet']): number {
+  let n = 0
+  for (const ranges of ds.clients.values()) n += ranges.length
+  return n
+}
+
+/** Whether the store holds structs past the state vector `before`. */
+function advanced(store: Y.Doc['store'], before: Map<number, number>): boolean {
+  for (const client of store.clients.keys()) if (Y.getState(store, client) !== (before.get(client) ?? 0)) return true
+  return false
+}
+
 function sameState(a: Map<number, number>, b: Map<number, number>): boolean {
   if (a.size !== b.size) return false
   for (const [client, clock] of a) if (b.get(client) !== clock) return false
@@ -845,22 +962,28 @@ function sameState(a: Map<number, number>, b: Map<number, number>): boolean {
  * takes the slower, exact path).
  */
 function fitsWithoutWaiting(doc: Y.Doc, { structs, ds }: ReturnType<typeof Y.decodeUpdate>): boolean {
-  const after = new Map<number, number>()
-  const state = (client: number) => after.get(client) ?? Y.getState(doc.store, client)
+  const store = doc.store
+  // Clocks the update itself brings, per client (usually one: its author).
+  let after: Map<number, number> | null = null
   for (const struct of structs) {
     const { client, clock } = struct.id
-    const known = state(client)
+    const known = after?.get(client) ?? Y.getState(store, client)
     if (clock > known) return false
-    after.set(client, Math.max(known, clock + struct.length))
+    ;(after ??= new Map()).set(client, Math.max(known, clock + struct.length))
   }
-  const present = (id: Y.ID | null) => id === null || id.clock < state(id.client)
   for (const struct of structs) {
     if (!(struct instanceof Y.Item)) continue
-    if (!present(struct.origin) || !present(struct.rightOrigin)) return false
-    if (struct.parent instanceof Y.ID && !present(struct.parent)) return false
+    if (!present(store, after, struct.origin) || !present(store, after, struct.rightOrigin)) return false
+    if (struct.parent instanceof Y.ID && !present(store, after, struct.parent)) return false
   }
   for (const [client, ranges] of ds.clients) {
-    for (const { clock, len } of ranges) if (clock + len > state(client)) return false
+    const state = after?.get(client) ?? Y.getState(store, client)
+    for (const { clock, len } of ranges) if (clock + len > state) return false
   }
   return true
+}
+
+/** Whether `id` is in the doc's store or among the clocks an update brings (`after`). */
+function present(store: Y.Doc['store'], after: Map<number, number> | null, id: Y.ID | null): boolean {
+  return id === null || id.clock < (after?.get(id.client) ?? Y.getState(store, id.client))
 }

@@ -18,6 +18,7 @@ import { AddressLimits, maxFragments } from './limits.js'
 import { Metrics, renderMetrics } from './metrics.js'
 import { decodeName, rawPath } from './names.js'
 import * as protocol from './protocol.js'
+import type { ClientMessage } from './protocol.js'
 import type { Room } from './room.js'
 import { Rooms } from './rooms.js'
 import { sendAsset, sendIndex } from './static.js'
@@ -267,7 +268,7 @@ export function createServer(config: Config, deps: ServerDeps): TandemServer {
     }
     connections.set(conn, room)
     room.join(conn)
-    conn.attach(handleFrame)
+    conn.attach(handleFrames)
   }
 
   // The two below serve every connection, which they are given, and find its room in
@@ -282,13 +283,28 @@ export function createServer(config: Config, deps: ServerDeps): TandemServer {
     }
   }
 
-  function handleFrame(frame: Uint8Array, conn: Connection): void {
+  function handleFrames(frames: readonly Uint8Array[], conn: Connection): void {
+    const room = connections.get(conn)!
     try {
-      connections.get(conn)!.handle(conn, protocol.decode(frame))
+      if (frames.length === 1) return room.handle(conn, protocol.decode(frames[0]!))
+      // Frames before a malformed one are handled; it and those after it close the connection.
+      const messages: ClientMessage[] = []
+      let malformed: unknown = null
+      for (const frame of frames) {
+        try {
+          messages.push(protocol.decode(frame))
+        } catch (err) {
+          malformed = err
+          break
+        }
+      }
+      room.handleAll(conn, messages)
+      if (malformed !== null) throw malformed
     } catch (err) {
       conn.fail(asTandemError(err))
     }
   }
+
 
   const heartbeat = setInterval(() => {
     const now = Date.now()

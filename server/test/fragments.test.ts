@@ -4,6 +4,8 @@
  * budget (4429 far past it), a message trickled in more pieces than maxFragments is refused by
  * `ws` (1008), and a message in a few pieces, with a ping between them, is handled as any other.
  * The fragments are written byte for byte over plain TCP; the room's other clients carry on.
+ * And the reverse: many messages in one write reach the room together (connection.ts), and a
+ * malformed one among them ends the connection after those before it, never before.
  */
 import assert from 'node:assert/strict'
 import { FrameCounter } from '../src/frame-counter.js'
@@ -162,4 +164,31 @@ test('5. at the default limits, messages in a few pieces with a ping between the
   assert.equal(client.closeCode, null)
   await carriesOn(server, a, b, 'after')
   assert.equal(server.logs.filter((line) => /closing connection/.test(line)).length, 0, server.logs.join('\n'))
+})
+
+test('6. many messages in one write: those before a malformed one are applied, stored and relayed; it closes with 4400; none after it', async (t) => {
+  const cleanup = new Cleanup(t)
+  const server = await startServer(cleanup)
+  const [a, b] = await honestPair(cleanup, server)
+  const client = await joined(cleanup, server)
+
+  // One author's keystrokes, each its own update: the server gets them in one read and applies
+  // the run in one transaction (room.ts, handleAll).
+  const author = new Editor(6002)
+  cleanup.add(() => author.destroy())
+  const before = Array.from('<in-one-read>', (ch, i) => encodeUpdate(author.insert(i, ch)))
+  const expected = author.text.toString()
+  const after = Array.from('<after-bad>', (ch, i) => encodeUpdate(author.insert(expected.length + i, ch)))
+  // A sync update whose payload claims more bytes than the frame holds.
+  const malformed = new Uint8Array([0, 2, 50, 1, 2])
+  await client.write(Buffer.concat([...before, malformed, ...after].map((m) => clientFrame(Opcode.binary, m))))
+
+  await waitFor(() => client.closeCode !== null, { message: 'the sender was not closed' })
+  assert.equal(client.closeCode, 4400)
+  await waitFor(() => b.text.toString().includes(expected), { message: () => `b has ${JSON.stringify(b.text.toString())}` })
+  await carriesOn(server, a, b, 'after')
+  assert.ok(!b.text.toString().includes('<after-bad>'), 'an update after the malformed frame was applied')
+  const res = await fetch(`${server.httpUrl}/api/docs/${encodeURIComponent(ROOM)}/text`)
+  const stored = await res.text()
+  assert.ok(stored.includes(expected) && !stored.includes('<after-bad>'), `the server holds ${JSON.stringify(stored)}`)
 })

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import path from 'node:path'
+import * as encoding from 'lib0/encoding'
 import * as Y from 'yjs'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import { TandemError } from '../src/errors.js'
@@ -59,6 +60,22 @@ test('2. golden bytes: payload lengths are varUints (200 = 0xc8 0x01)', () => {
   assert.deepEqual(frame.subarray(0, 4), bytes(0, 2, 0xc8, 0x01))
   assert.equal(frame.length, 4 + 200)
   assert.deepEqual(frame.subarray(4), payload)
+})
+
+test('2b. every payload length is framed as lib0 frames it, across the varUint byte boundaries', () => {
+  for (const length of [0, 1, 127, 128, 129, 16_383, 16_384, 16_385, 2_097_151, 2_097_152]) {
+    const payload = new Uint8Array(length).fill(length % 251)
+    for (const [encode, prefix] of [
+      [encodeUpdate, [0, 2]],
+      [encodeSyncStep2, [0, 1]],
+      [encodeAwareness, [1]],
+    ] as const) {
+      const encoder = encoding.createEncoder()
+      for (const b of prefix) encoding.writeVarUint(encoder, b)
+      encoding.writeVarUint8Array(encoder, payload)
+      assert.deepEqual(encode(payload), encoding.toUint8Array(encoder), `${encode.name}, ${length} bytes`)
+    }
+  }
 })
 
 test('3. the type constants match y-websocket and y-protocols', () => {

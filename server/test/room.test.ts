@@ -519,3 +519,80 @@ test('12. seeded random: peers falling behind and draining at random still conve
   assert.ok(caughtUp > 10, 'peers rarely fell behind: the run tested little')
   for (const c of clients) assert.equal(c.editor.text.toString(), room.text(), `client ${c.editor.doc.clientID}`)
 })
+
+/** Document update messages, as handleAll() gets them from one read of a socket. */
+const updates = (...list: Uint8Array[]) => list.map((update) => ({ kind: 'update' as const, update }))
+
+test('13. updates that came together are applied in one transaction, each kept as sent; one the doc holds is not', async (t) => {
+  const { room, peer, editor, store } = await setup(t)
+  const [a, b] = [peer(), peer()]
+  b.clear()
+  const e = editor(3)
+  const sent = [e.insert(0, 'hello'), e.insert(5, ' world'), e.delete(0, 1), e.insert(0, 'J'), e.delete(3, 2)]
+  let transactions = 0
+  room.doc.on('afterTransaction', () => transactions++)
+  // The second update again: Yjs skips it, so it is neither stored nor relayed a second time.
+  room.handleAll(a, updates(...sent.slice(0, 2), sent[1]!, ...sent.slice(2)))
+  assert.equal(transactions, 1, 'one transaction for the run')
+  assert.equal(room.text(), e.text.toString())
+  await room.flush()
+  assert.deepEqual(
+    b.of('update').map((f) => Buffer.from(f.update).toString('hex')),
+    sent.map((u) => Buffer.from(u).toString('hex')),
+    'b gets each update once, as it was sent',
+  )
+  const stored = await store.inner.load(NAME)
+  assert.equal(stored?.updates.length, sent.length)
+  assert.equal(textOf(stored!.updates), e.text.toString())
+})
+
+test('14. a run meets an update that waits for a dependency, then a malformed one: all before it kept, nothing after', async (t) => {
+  const { room, peer, editor, store } = await setup(t)
+  const [a, b] = [peer(), peer()]
+  b.clear()
+  const e = editor(4)
+  const [u1, u2, u3, u4, u5] = ['a', 'b', 'c', 'd', 'e'].map((ch, i) => e.insert(i, ch)) as [Uint8Array, Uint8Array, Uint8Array, Uint8Array, Uint8Array]
+  // u3 arrives before u2: it waits, and u2 brings it in; the run goes on after them.
+  room.handleAll(a, updates(u1, u3, u2, u4))
+  assert.equal(room.text(), 'abcd')
+  assert.throws(
+    () => room.handleAll(a, [...updates(u5), { kind: 'update', update: new Uint8Array([1, 2, 3]) }, ...updates(e.insert(5, 'f'))]),
+    (err: unknown) => err instanceof TandemError && err.code === 'INVALID_UPDATE',
+  )
+  assert.equal(room.text(), 'abcde', 'the update after the malformed one was not applied')
+  await room.flush()
+  assert.equal(textOf(b.of('update').map((f) => f.update)), 'abcde')
+  assert.equal(textOf((await store.inner.load(NAME))!.updates), 'abcde')
+})
+
+test('15. seeded random: updates delivered in runs, out of order and repeated, converge with the room and the store', async (t) => {
+  const rng = seededRng(t)
+  const { room, editor, store } = await setup(t, { compactAfterUpdates: 40 })
+  const clients = Array.from({ length: 3 }, (_, i) => ({ peer: new RecordingPeer(), editor: editor(200 + i), delivered: 0, unsent: [] as Uint8Array[] }))
+  for (const c of clients) room.join(c.peer)
+  for (let step = 0; step < 300; step++) {
+    const c = rng.pick(clients)
+    const r = rng.float()
+    if (r < 0.6) {
+      c.unsent.push(randomEdit(rng, c.editor))
+    } else if (r < 0.85 && c.unsent.length > 0) {
+      // One read's worth: its updates in order, now and then two swapped or one repeated.
+      const run = c.unsent.splice(0, 1 + rng.int(c.unsent.length))
+      if (run.length > 1 && rng.float() < 0.3) {
+        const k = rng.int(run.length - 1)
+        ;[run[k], run[k + 1]] = [run[k + 1]!, run[k]!]
+      }
+      if (rng.float() < 0.2) run.push(rng.pick(run))
+      room.handleAll(c.peer, updates(...run))
+    } else if (r < 0.95) {
+      deliver(c)
+    } else {
+      await turns(1 + rng.int(3))
+    }
+  }
+  for (const c of clients) room.handleAll(c.peer, updates(...c.unsent))
+  await room.flush()
+  for (const c of clients) deliver(c)
+  for (const c of clients) assert.equal(c.editor.text.toString(), room.text(), `client ${c.editor.doc.clientID}`)
+  assert.equal(textOf((await store.inner.load(NAME))!.updates), room.text())
+})
