@@ -278,6 +278,11 @@ export class Connection {
   }
 
   /** Drops the socket without a close handshake (a peer that stopped answering). */
+  /** Whether the socket has closed: the close handshake is done, or the socket was cut. */
+  get socketClosed(): boolean {
+    return this.ws.readyState === WebSocket.CLOSED
+  }
+
   terminate(): void {
     this.ws.terminate()
     this.end()

@@ -97,6 +97,9 @@ export function createServer(config: Config, deps: ServerDeps): TandemServer {
     maxFragments: maxFragments(config.maxMessageBytes),
     perMessageDeflate: false,
     handleProtocols: chooseProtocol,
+    // `connections` below knows every socket: ws's own set would cost each connection a Set
+    // entry and a close listener with its closure.
+    clientTracking: false,
   })
   let nextConnectionId = 1
   let closing = false
@@ -350,12 +353,13 @@ export function createServer(config: Config, deps: ServerDeps): TandemServer {
       closing = true
       clearInterval(heartbeat)
       server.close()
-      const sockets = Array.from(wss.clients)
+      // Taken now: a connection leaves `connections` as soon as it is closed.
+      const open = Array.from(connections.keys())
       const shutdown = new TandemError('SHUTTING_DOWN', 'server is restarting')
-      for (const conn of connections.keys()) conn.close(CloseCode.serviceRestart, shutdown.message)
+      for (const conn of open) conn.close(CloseCode.serviceRestart, shutdown.message)
       // Sockets whose close frame was sent: wait briefly for the handshake, then cut them.
-      await waitUntil(() => sockets.every((ws) => ws.readyState === ws.CLOSED), CLOSE_GRACE_MS)
-      for (const ws of sockets) ws.terminate()
+      await waitUntil(() => open.every((conn) => conn.socketClosed), CLOSE_GRACE_MS)
+      for (const conn of open) conn.terminate()
       await rooms.closeAll()
       server.closeAllConnections()
     },
