@@ -115,6 +115,9 @@ const NO_IDS: readonly number[] = Object.freeze([])
  */
 const RUN_MAX = 32
 
+/** The least stored tail, in bytes, that makes a compaction due by size (see compactDue). */
+const COMPACT_MIN_TAIL_BYTES = 64 * 1024
+
 /** The Y.Text the editor binds to. */
 export const TEXT_NAME = 'codemirror'
 
@@ -158,6 +161,9 @@ export class Room {
    * to the snapshot's size at each compaction. Errs high (deleted content counts until then).
    */
   private approxBytes = 0
+  /** Sizes of the stored snapshot and of the updates stored after it: see compactDue(). */
+  private snapshotBytes = 0
+  private tailBytes = 0
   private catchingUp: Promise<void> | null = null
   private catchUpAgain: Promise<void> | null = null
   /** Counts the updates the doc has taken, in order: the `n` of each relayed update. */
@@ -177,7 +183,12 @@ export class Room {
     const stored = await store.load(name)
     const content = new DocState(stored?.updates ?? [])
     const room = new Room(name, content, store, options, log, link, stored?.seq ?? 0, stored?.tail ?? 0, stored !== null)
-    for (const update of stored?.updates ?? []) room.approxBytes += update.length
+    const updates = stored?.updates ?? []
+    for (const update of updates) room.approxBytes += update.length
+    // The stored log is a snapshot (when there are more updates than tail rows) and its tail.
+    const tail = stored?.tail ?? 0
+    if (updates.length > tail) room.snapshotBytes = updates[0]!.length
+    for (let i = updates.length - tail; i < updates.length; i++) room.tailBytes += updates[i]!.length
     return room
   }
 
@@ -366,50 +377,73 @@ export class Room {
    *
    * What the doc took of each update is known without a transaction of its own: since nothing
    * waits, it takes every struct past its client's clock, and a deletion shows in the
-   * transaction's delete set. Should Yjs leave something waiting after all, or throw half-way,
-   * what the whole transaction took is kept (updates already kept may go twice: harmless).
+   * transaction's delete set. The updates it took are merged (`Y.mergeUpdates`, about a
+   * microsecond per keystroke) and stored and relayed as one: a reader applies one update
+   * instead of dozens, each with a transaction of its own, and the store writes one row. Should
+   * Yjs leave something waiting after all, or throw half-way, what the whole transaction took is
+   * kept instead.
    */
   private applyRun(peer: Peer, messages: readonly ClientMessage[], start: number): number {
     const doc = this.doc
     const store = doc.store
     const limits = this.options.limits
+    // What the doc took, update by update, stored and relayed as one update once the run ends.
+    const kept: Uint8Array[] = []
+    let keptBytes = 0
     let i = start
-    Y.transact(doc, (tr) => {
-      for (; i < messages.length && i - start < RUN_MAX; i++) {
-        const message = messages[i]!
-        if (!isDocUpdate(message)) return
-        if (store.pendingStructs !== null || store.pendingDs !== null) return
-        // Checked here, in order: an update is checked against the doc as the earlier ones left it.
-        const decoded = this.check(peer, message.update)
-        if (!decoded) continue
-        if (!fitsWithoutWaiting(doc, decoded)) return
-        let takes = false
-        for (const struct of decoded.structs) {
-          if (struct.id.clock + struct.length > Y.getState(store, struct.id.client)) {
-            takes = true
-            break
+    try {
+      Y.transact(doc, (tr) => {
+        for (; i < messages.length && i - start < RUN_MAX; i++) {
+          const message = messages[i]!
+          if (!isDocUpdate(message)) return
+          if (store.pendingStructs !== null || store.pendingDs !== null) return
+          // Checked here, in order: an update is checked against the doc as the earlier ones left it.
+          const decoded = this.check(peer, message.update)
+          if (!decoded) continue
+          if (!fitsWithoutWaiting(doc, decoded)) return
+          let takes = false
+          for (const struct of decoded.structs) {
+            if (struct.id.clock + struct.length > Y.getState(store, struct.id.client)) {
+              takes = true
+              break
+            }
           }
-        }
-        const deleted = countRanges(tr.deleteSet)
-        try {
-          Y.applyUpdate(doc, message.update)
-        } catch (err) {
-          // As keepTaken(): whatever the doc took is stored and relayed all the same.
-          if (countRanges(tr.deleteSet) > 0 || advanced(store, tr.beforeState)) {
+          const deleted = countRanges(tr.deleteSet)
+          try {
+            Y.applyUpdate(doc, message.update)
+          } catch (err) {
+            // As keepTaken(): whatever the transaction took is stored and relayed all the same
+            // (the updates kept before this one included).
+            this.keepRun(kept, keptBytes)
+            if (countRanges(tr.deleteSet) > 0 || advanced(store, tr.beforeState)) this.accept(takenSince(doc, tr.beforeState), peer)
+            throw invalidUpdate(err)
+          }
+          if (store.pendingStructs !== null || store.pendingDs !== null) {
+            this.keepRun(kept, keptBytes)
             this.accept(takenSince(doc, tr.beforeState), peer)
+            if (limits) this.limitPending(limits.maxPendingBytes)
+            i++
+            return
           }
-          throw invalidUpdate(err)
+          if (takes || countRanges(tr.deleteSet) > deleted) {
+            kept.push(message.update)
+            keptBytes += message.update.length
+            // Counted at once, so that the size limit sees the run so far.
+            this.approxBytes += message.update.length
+          }
         }
-        if (store.pendingStructs !== null || store.pendingDs !== null) {
-          this.accept(takenSince(doc, tr.beforeState), peer)
-          if (limits) this.limitPending(limits.maxPendingBytes)
-          i++
-          return
-        }
-        if (takes || countRanges(tr.deleteSet) > deleted) this.accept(message.update, peer)
-      }
-    })
+      })
+    } finally {
+      // Also when a later update of the run was refused: those before it are in the doc.
+      if (kept.length > 0) this.queue(kept.length === 1 ? kept[0]! : Y.mergeUpdates(kept), peer)
+    }
     return i
+  }
+
+  /** Forgets a run's kept updates, for a take of the whole transaction that includes them. */
+  private keepRun(kept: Uint8Array[], keptBytes: number): void {
+    this.approxBytes -= keptBytes
+    kept.length = 0
   }
 
   /**
@@ -620,6 +654,11 @@ export class Room {
 
   private accept(update: Uint8Array, origin: unknown): void {
     this.approxBytes += update.length
+    this.queue(update, origin)
+  }
+
+  /** Queues an update the doc took, to be stored, then relayed to every peer but `origin`. */
+  private queue(update: Uint8Array, origin: unknown): void {
     this.pending.push(update)
     this.outbox.push({ frame: protocol.encodeUpdate(update), except: origin, n: ++this.integrated })
     this.scheduleCommit()
@@ -832,12 +871,24 @@ export class Room {
     this.storeFailing = false
     this.written = true
     this.tail += batch.length
+    for (const update of batch) this.tailBytes += update.length
     const first = last - batch.length + 1
     this.sequence.add(first, last)
     this.link?.publish({ kind: 'updates', first, last, updates: batch })
     this.deliver(outbox)
     if (this.pending.length === 0) this.deliver(this.takeOutbox())
-    if (this.tail >= this.options.compactAfterUpdates) await this.compact()
+    if (this.compactDue()) await this.compact()
+  }
+
+  /**
+   * Whether the stored tail is long enough to fold into a snapshot: by rows
+   * (COMPACT_AFTER_UPDATES), or by bytes, once it is a quarter of the snapshot (and at least
+   * COMPACT_MIN_TAIL_BYTES). Updates that came together are stored as one row, so a few hundred
+   * rows can hold a whole paste: the byte rule keeps what a load reads, and merges, within a
+   * quarter more than the snapshot, at a cost of compactions proportional to what is written.
+   */
+  private compactDue(): boolean {
+    return this.tail >= this.options.compactAfterUpdates || this.tailBytes >= Math.max(COMPACT_MIN_TAIL_BYTES, this.snapshotBytes / 4)
   }
 
   /** Folds the stored log into one snapshot so the next load reads one blob and a short tail. */
@@ -849,9 +900,12 @@ export class Room {
     // (they are appended later, and applying an update twice is a no-op in Yjs).
     const snapshot = this.content.encode()
     const tail = this.tail
+    const tailBytes = this.tailBytes
     try {
       await this.store.compact(this.name, snapshot, upTo)
       this.tail -= tail
+      this.tailBytes -= tailBytes
+      this.snapshotBytes = snapshot.length
       this.approxBytes = snapshot.length
     } catch (err) {
       // The log is intact; the next commit tries again.
