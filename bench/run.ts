@@ -12,6 +12,7 @@ import path from 'node:path'
 import { execFileSync } from 'node:child_process'
 import { parseArgs } from 'node:util'
 import { traceCache } from './load/trace.js'
+import { buildServers } from './servers/build.js'
 import { FULL, QUICK, type Params } from './params.js'
 import { writeReport, type RunRecord } from './report.js'
 import { SCENARIOS } from './scenarios/index.js'
@@ -51,6 +52,7 @@ const started = new Date()
 const t0 = performance.now()
 const elapsed = () => `${((performance.now() - t0) / 1000).toFixed(0)}s`.padStart(5)
 
+buildServers()
 const trace = traceCache(path.join(REPO, 'bench/tmp/trace'), [params.replay.updates, params.memory.docUpdates])
 const records: RunRecord[] = []
 

@@ -1,5 +1,6 @@
 /**
- * The Tandem server as a child process for the e2e tests: started on a port (0 = any free one)
+ * The Tandem server as a child process for the e2e tests, run as `npm start` runs it (plain node
+ * on dist/server, which test:e2e builds first): started on a port (0 = any free one)
  * over a data folder, killed with a chosen signal, restarted on the same port over the same data.
  * Its stderr is kept (across restarts) for the failure report.
  */
@@ -60,7 +61,8 @@ export class ServerProcess implements TandemServer {
     if (this.child) throw new Error('the server is already running')
     // Playwright's NODE_OPTIONS (its TypeScript loader) must not leak into the server.
     const { NODE_OPTIONS: _ignored, ...inherited } = process.env
-    const child = spawn(process.execPath, ['--import', 'tsx', 'server/src/main.ts'], {
+    // The compiled server, as `npm start` runs it (test:e2e builds it first).
+    const child = spawn(process.execPath, ['dist/server/main.js'], {
       cwd: repo,
       env: { ...inherited, HOST: 'localhost', LOG_LEVEL: 'debug', ...this.env, PORT: String(port), DATA_DIR: this.dataDir },
       stdio: ['ignore', 'pipe', 'pipe'],

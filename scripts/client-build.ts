@@ -10,7 +10,8 @@ const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const clientDir = path.join(repo, 'client')
 const builtIndex = path.join(clientDir, 'dist', 'index.html')
 
-function newestMtime(entry: string): number {
+/** The newest modification time under `entry` (a file or a folder; builds and dependencies skipped). */
+export function newestMtime(entry: string): number {
   let stat: fs.Stats
   try {
     stat = fs.statSync(entry)

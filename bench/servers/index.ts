@@ -6,6 +6,7 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { compiled, TANDEM_ENTRY } from './build.js'
 import { ClusterServices, type ServicesSample } from './cluster.js'
 import type { ProbeReply, ProbeRequest } from './probe.js'
 import { REPO, ServerProcess, type LaunchSpec, type StopResult } from './process.js'
@@ -51,7 +52,7 @@ export const TANDEM_LOOPBACK_LIMITS = {
 } as const
 
 const TANDEM_LAUNCH: LaunchSpec = {
-  script: path.join(REPO, 'server/src/main.ts'),
+  script: TANDEM_ENTRY,
   // With a cluster's DATABASE_URL (added per run) the data dir is never written.
   env: (port, dataDir) => ({ PORT: String(port), HOST, DATA_DIR: dataDir, ...TANDEM_LOOPBACK_LIMITS }),
   portLine: /Tandem listening on http:\/\/[^:]+:(\d+)/,
@@ -75,7 +76,7 @@ export const SERVERS: Record<ServerName, ServerDef> = {
     client: 'y-websocket',
     cluster: null,
     launch: {
-      script: path.join(REPO, 'bench/servers/ywebsocket-main.ts'),
+      script: compiled('ywebsocket-main.ts'),
       env: (port, dataDir) => ({ PORT: String(port), HOST, YPERSISTENCE: path.join(dataDir, 'leveldb') }),
       portLine: /listening on port (\d+)/,
     },
@@ -88,7 +89,7 @@ export const SERVERS: Record<ServerName, ServerDef> = {
     client: 'hocuspocus',
     cluster: null,
     launch: {
-      script: path.join(REPO, 'bench/servers/hocuspocus-main.ts'),
+      script: compiled('hocuspocus-main.ts'),
       env: (port, dataDir) => ({ PORT: String(port), HOST, DATA_DIR: dataDir }),
       portLine: /listening on port (\d+)/,
     },

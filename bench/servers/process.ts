@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url'
 import type { ProbeReply, ProbeRequest } from './probe.js'
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
-const PROBE = path.join(REPO, 'bench/servers/probe.ts')
+const PROBE = path.join(REPO, 'bench/tmp/servers/probe.js')
 
 export interface LaunchSpec {
   /** The script to run with node (after tsx and the probe are imported). */
@@ -68,7 +68,7 @@ export class ServerProcess {
   ): Promise<ServerProcess> {
     // BENCH_SERVER_FLAGS adds node flags to every server, e.g. "--cpu-prof --cpu-prof-dir=bench/tmp/prof".
     const extra = process.env.BENCH_SERVER_FLAGS?.split(' ').filter(Boolean) ?? []
-    const child = spawn(process.execPath, [...nodeFlags, ...extra, '--expose-gc', '--import', 'tsx', '--import', PROBE, spec.script], {
+    const child = spawn(process.execPath, [...nodeFlags, ...extra, '--expose-gc', '--import', PROBE, spec.script], {
       cwd: REPO,
       env: { ...process.env, ...spec.env(port, dataDir), ...extraEnv },
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],

@@ -1,5 +1,5 @@
 /**
- * Several Tandem processes (server/src/main.ts, as production runs it) sharing one Postgres
+ * Several Tandem processes (server/src/main.ts, production's entry point) sharing one Postgres
  * schema and one Redis prefix of their own, so concurrent tests never see each other's tables
  * or messages. The schema is dropped at teardown, after every process is gone.
  */

@@ -1,6 +1,7 @@
 /**
  * Real servers for tests: in-process (createServer on port 0, any Store) or as a child process
- * running server/src/main.ts exactly as production does (for signals and crashes).
+ * running server/src/main.ts (for signals and crashes): production's code and entry point, from
+ * source through tsx (`npm start` runs it compiled, and the e2e suite runs that build).
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import path from 'node:path'
