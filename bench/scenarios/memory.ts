@@ -38,8 +38,9 @@ export const memory: Scenario = {
     `automerge-paper, and the server is restarted. Then, with a GC forced in the server before each reading: ` +
     `${p.memory.idle} idle clients join one empty room (RSS growth / ${p.memory.idle} = per idle connection), then one ` +
     `client opens each document (RSS growth / ${p.memory.docs}, less one connection = per loaded document). The same ` +
-    `differences of the V8 heap after the GC are the heap rows: what the server keeps, without the young generation's ` +
-    `slack, which RSS includes and which grows after a burst of connects.`,
+    `differences of the V8 heap after the GC are the heap rows. Every server runs this scenario with V8's young ` +
+    `generation fixed at 8 MB semi-spaces (--min-semi-space-size=8 --max-semi-space-size=8), all of it used before each ` +
+    `reading, so that a difference of RSS is what the server keeps rather than how far V8 grew its allocation area.`,
   rows: () => [
     { key: 'baseMB', label: 'RSS after restart', unit: 'MB', better: 'lower' },
     { key: 'perConnKB', label: 'RSS per idle connection', unit: 'KB', better: 'lower' },
