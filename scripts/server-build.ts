@@ -17,12 +17,9 @@ const outDir = path.join(repo, 'dist', 'server')
 export const SERVER_ENTRY = path.join(outDir, 'main.js')
 
 export function serverBuildIsStale(): boolean {
-  let built: number
-  try {
-    built = fs.statSync(SERVER_ENTRY).mtimeMs
-  } catch {
-    return true
-  }
+  // 0 when there is no build yet.
+  const built = newestMtime(SERVER_ENTRY)
+  if (built === 0) return true
   const sources = Math.max(
     newestMtime(path.join(repo, 'server', 'src')),
     newestMtime(path.join(repo, 'server', 'tsconfig.json')),
