@@ -435,9 +435,24 @@ export class Room {
       })
     } finally {
       // Also when a later update of the run was refused: those before it are in the doc.
-      if (kept.length > 0) this.queue(kept.length === 1 ? kept[0]! : Y.mergeUpdates(kept), peer)
+      if (kept.length > 0) this.queueRun(kept, peer)
     }
     return i
+  }
+
+  /** Queues a run's kept updates as one; one by one should Yjs fail to merge them. */
+  private queueRun(kept: readonly Uint8Array[], origin: unknown): void {
+    let merged: Uint8Array | null = kept.length === 1 ? kept[0]! : null
+    try {
+      merged ??= Y.mergeUpdates(kept.slice())
+    } catch (err) {
+      // Each was applied whole, so each is still worth storing as it came: nothing the doc
+      // holds may be left out of the store.
+      this.log.warn('could not merge a run of updates; storing them one by one', { room: this.name, updates: kept.length, err })
+      for (const update of kept) this.queue(update, origin)
+      return
+    }
+    this.queue(merged, origin)
   }
 
   /** Forgets a run's kept updates, for a take of the whole transaction that includes them. */
