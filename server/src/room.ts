@@ -170,8 +170,6 @@ export class Room {
   private integrated = 0
   /** Peers that read slower than the room is written; made when the first falls behind. */
   private behind: Map<Peer, Behind> | null = null
-  /** deliver()'s list of one peer's frames, kept to spare an array per peer per batch. */
-  private readonly batch: Outgoing[] = []
   /** `integrated` at the last restIfQuiet(): unchanged since means nothing was written. */
   private restMark = 0
 
@@ -785,7 +783,9 @@ export class Room {
       for (const out of frames) if (this.peers.has(out.to)) out.to.send(out.frame)
       return
     }
-    const mine = this.batch
+    // One list per call, reused for each peer: a send can re-enter deliver() (a reader closed
+    // for not reading leaves the room, which broadcasts the removal of its presence).
+    const mine: Outgoing[] = []
     for (const peer of this.peers.keys()) {
       for (const out of frames) {
         if ('to' in out ? out.to === peer : peer !== out.except && !(out.n !== undefined && this.behind !== null && this.skips(peer, out.n))) mine.push(out)

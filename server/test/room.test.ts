@@ -150,6 +150,37 @@ test('3b. a batch goes out peer by peer, each peer\'s frames in one corked write
   assert.deepEqual(log, ['a send', 'b send', 'c cork', 'c send', 'c send', 'c flush'])
 })
 
+test('3c. a peer that leaves while a batch is being sent to it (a slow reader closed): the others get exactly their frames', async (t) => {
+  const { room, editor, cleanup } = await setup(t)
+  // Connection.send closes a reader past MAX_BUFFERED_BYTES, and its close handler leaves the
+  // room at once, which broadcasts the removal of its presence from inside the delivery.
+  class LeavingPeer extends RecordingPeer {
+    override send(frame: Uint8Array): void {
+      super.send(frame)
+      if (this.frames.at(-1)?.kind === 'update') room.leave(this)
+    }
+  }
+  const [a, b, c] = [new RecordingPeer(), new LeavingPeer(), new RecordingPeer()]
+  for (const p of [a, b, c]) room.join(p)
+  const presence = new awarenessProtocol.Awareness(new Y.Doc())
+  cleanup.add(() => presence.destroy())
+  presence.setLocalState({ user: { name: 'Bea' } })
+  // b's presence: its removal is what b's leaving broadcasts.
+  room.handle(b, { kind: 'awareness', update: awarenessProtocol.encodeAwarenessUpdate(presence, [presence.clientID]) })
+  for (const p of [a, c]) p.clear()
+  const e = editor(8)
+  room.handle(a, { kind: 'update', update: e.insert(0, 'x') })
+  room.handle(c, { kind: 'update', update: editor(9).insert(0, 'y') })
+  await room.flush()
+  // The removal goes out from inside the delivery, so a peer not yet sent the batch gets it
+  // first: the two are independent.
+  const kinds = (p: RecordingPeer) => p.frames.map((f) => f.kind).sort()
+  assert.deepEqual(kinds(a), ['awareness', 'update'], 'a: c\'s update and b\'s removal, never its own update')
+  assert.deepEqual(kinds(c), ['awareness', 'update'], 'c: a\'s update and b\'s removal')
+  assert.equal(textOf(a.of('update').map((f) => f.update)), 'y')
+  assert.equal(textOf(c.of('update').map((f) => f.update)), 'x')
+})
+
 test('4. a sync step 1 reply waits for the commit in flight and includes it', async (t) => {
   const { room, peer, editor, store } = await setup(t)
   const a = peer()
