@@ -34,7 +34,12 @@ export function buildServer(options: { force?: boolean } = {}): void {
   process.stdout.write('Building the server (dist/server)...\n')
   // From scratch: a module removed from server/src must not linger in the build.
   fs.rmSync(outDir, { recursive: true, force: true })
+  compile(path.join(repo, 'server', 'tsconfig.build.json'))
+}
+
+/** Runs the project's own tsc on a tsconfig that emits; throws when it fails. */
+export function compile(tsconfig: string): void {
   const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc')
-  const result = spawnSync(process.execPath, [tsc, '-p', path.join(repo, 'server', 'tsconfig.build.json')], { stdio: 'inherit' })
-  if (result.status !== 0) throw new Error(`tsc failed (exit ${result.status ?? result.signal})`)
+  const result = spawnSync(process.execPath, [tsc, '-p', tsconfig], { stdio: 'inherit' })
+  if (result.status !== 0) throw new Error(`tsc -p ${path.relative(repo, tsconfig)} failed (exit ${result.status ?? result.signal})`)
 }

@@ -4,10 +4,8 @@
  * and the probe compiled here into bench/tmp/servers. A TypeScript loader in the server process
  * would add a worker thread and some 28 MB to every RSS reading.
  */
-import { spawnSync } from 'node:child_process'
-import { createRequire } from 'node:module'
 import path from 'node:path'
-import { buildServer, SERVER_ENTRY } from '../../scripts/server-build.js'
+import { buildServer, compile } from '../../scripts/server-build.js'
 import { REPO } from './process.js'
 
 const OUT = path.join(REPO, 'bench/tmp/servers')
@@ -17,12 +15,8 @@ export function compiled(file: string): string {
   return path.join(OUT, file.replace(/\.ts$/, '.js'))
 }
 
-export const TANDEM_ENTRY = SERVER_ENTRY
-
 /** Builds Tandem if stale, and compiles the probe and the peers' entry points. */
 export function buildServers(): void {
   buildServer()
-  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc')
-  const result = spawnSync(process.execPath, [tsc, '-p', path.join(REPO, 'bench/servers/tsconfig.build.json')], { stdio: 'inherit' })
-  if (result.status !== 0) throw new Error(`compiling bench/servers failed (exit ${result.status ?? result.signal})`)
+  compile(path.join(REPO, 'bench/servers/tsconfig.build.json'))
 }

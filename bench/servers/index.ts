@@ -6,7 +6,8 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { compiled, TANDEM_ENTRY } from './build.js'
+import { SERVER_ENTRY } from '../../scripts/server-build.js'
+import { compiled } from './build.js'
 import { ClusterServices, type ServicesSample } from './cluster.js'
 import type { ProbeReply, ProbeRequest } from './probe.js'
 import { REPO, ServerProcess, type LaunchSpec, type StopResult } from './process.js'
@@ -52,7 +53,7 @@ export const TANDEM_LOOPBACK_LIMITS = {
 } as const
 
 const TANDEM_LAUNCH: LaunchSpec = {
-  script: TANDEM_ENTRY,
+  script: SERVER_ENTRY,
   // With a cluster's DATABASE_URL (added per run) the data dir is never written.
   env: (port, dataDir) => ({ PORT: String(port), HOST, DATA_DIR: dataDir, ...TANDEM_LOOPBACK_LIMITS }),
   portLine: /Tandem listening on http:\/\/[^:]+:(\d+)/,

@@ -1,8 +1,8 @@
 /**
  * One client socket. It owns the transport concerns (binary frames only, frames handed over a
- * read at a time, a queue for frames that arrive before the room is ready, heartbeat, keep-alive, rate limits with back-pressure, slow
- * readers, token expiry, closing with a code) and knows nothing of Yjs: what a frame means is
- * the handler's business.
+ * read at a time, a queue for frames that arrive before the room is ready, heartbeat,
+ * keep-alive, rate limits with back-pressure, slow readers, token expiry, closing with a code)
+ * and knows nothing of Yjs: what a frame means is the handler's business.
  */
 import type { Duplex } from 'node:stream'
 import { WebSocket } from 'ws'
