@@ -10,6 +10,7 @@ import { AddressLimits } from '../src/limits.js'
 import { Cleanup } from './helpers/cleanup.js'
 import { RawClient, upgradeStatus } from './helpers/clients.js'
 import { startServer } from './helpers/server.js'
+import { seededRng } from './helpers/random.js'
 import { SECRET, token } from './helpers/tokens.js'
 import { waitFor } from './helpers/wait.js'
 import { test } from './helpers/test.js'
@@ -128,6 +129,25 @@ test('5. AddressLimits: the minute window slides; sweep forgets old addresses', 
   limits.sweep(t0 + 200_000)
   for (let i = 0; i < 2; i++) assert.equal(limits.admit('a', t0 + 200_000), null)
   assert.match(limits.admit('a', t0 + 200_000) ?? '', /connections/)
+})
+
+test('5b. AddressLimits: thousands of connects a minute are counted exactly as a sliding window', (t) => {
+  const rng = seededRng(t)
+  const maxPerMinute = 500
+  const limits = new AddressLimits({ maxConnectionsPerIp: Infinity, maxConnectsPerMinutePerIp: maxPerMinute })
+  const admitted: number[] = []
+  let now = 1_000_000
+  let refused = 0
+  for (let i = 0; i < 20_000; i++) {
+    now += rng.int(40)
+    const expected = admitted.filter((at) => now - at < 60_000).length < maxPerMinute
+    const answer = limits.admit('a', now)
+    assert.equal(answer === null, expected, `connect ${i} at ${now}: ${answer}`)
+    if (answer === null) admitted.push(now)
+    else refused++
+    if (i % 5000 === 0) limits.sweep(now)
+  }
+  assert.ok(refused > 0 && admitted.length > 2 * maxPerMinute, `the window both refused (${refused}) and slid (${admitted.length} admitted)`)
 })
 
 test('6. TRUST_PROXY=true: each X-Forwarded-For address has its own budget', async (t) => {
