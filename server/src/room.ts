@@ -102,9 +102,26 @@ const REMOTE = Symbol('remote')
  * A frame to deliver once what it depends on is committed: to one peer, or to all but one. A
  * document update carries its integration number `n`, so a peer that is behind can skip it.
  */
-type Outgoing =
-  | { readonly frame: Uint8Array; readonly to: Peer }
-  | { readonly frame: Uint8Array; readonly except: unknown; readonly n?: number }
+type Frame = { readonly frame: Uint8Array; readonly to: Peer } | { readonly frame: Uint8Array; readonly except: unknown; readonly n?: number }
+
+type Outgoing = Frame | PresenceBatch
+
+/**
+ * Presence changes waiting in the outbox: each awareness client id with where its latest change
+ * came from (a peer, which is not sent it back; null or REMOTE for everyone). Encoded only when
+ * it goes out, with each state as it is then, so the changes of one turn leave as one frame per
+ * peer. An id is in one batch at a time, the one of its latest change: a later state, which may
+ * name text that is still in the outbox, never goes out ahead of that text.
+ */
+interface PresenceBatch {
+  readonly presence: Map<number, unknown>
+}
+
+/** A batch's frames: one for every peer, and one for each peer that sent part of it (or none). */
+interface PresenceFrames {
+  readonly all: Frame
+  readonly own: Map<unknown, Frame | null>
+}
 
 const NO_IDS: readonly number[] = Object.freeze([])
 
@@ -138,6 +155,8 @@ export class Room {
   private pending: Uint8Array[] = []
   /** Frames that wait for `pending` (and any commit in flight) to be durable. */
   private outbox: Outgoing[] = []
+  /** The outbox's presence batch for each awareness client id with a change not yet sent. */
+  private readonly presenceBatches = new Map<number, PresenceBatch>()
   private committing = false
   private commitScheduled = false
   private retryTimer: NodeJS.Timeout | null = null
@@ -495,6 +514,24 @@ export class Room {
   }
 
   /**
+   * Stores what is pending and folds the stored tail, if there is one, into the snapshot: for
+   * when the last peer has left. Loading a document with a tail means merging every row of it
+   * with the snapshot, a cost paid again at every load (after a restart, all at once); written
+   * here, the snapshot is one write per spell of editing, when nobody is waiting. Rejects if
+   * the store fails (the tail is intact then).
+   */
+  settle(): Promise<void> {
+    const next = this.chain
+      .catch(() => {})
+      .then(async () => {
+        await this.commit()
+        if (!this.isDestroyed && this.pending.length === 0 && this.tail > 0) await this.compact()
+      })
+    this.chain = next
+    return next
+  }
+
+  /**
    * A message from another instance. Updates arrive already stored (with their sequence
    * numbers); presence is relayed to this instance's peers.
    */
@@ -749,22 +786,67 @@ export class Room {
     }
     const changed = added.concat(updated, removed)
     // Presence is not durable state, but it must not overtake the text it points into: a cursor
-    // sent right after a keystroke names that keystroke's position. So it waits behind updates
-    // that are still being stored (a fraction of a millisecond) and otherwise goes at once,
-    // encoded once for every peer. Relayed first, it would also delay the text by a whole
-    // fan-out of cursor frames. While the store is failing, presence goes on regardless: who is
-    // here should not freeze with it.
-    const update = awarenessProtocol.encodeAwarenessUpdate(this.awareness, changed)
-    const out = { frame: protocol.encodeAwareness(update), except: origin }
-    if (this.storeFailing) this.deliver([out])
-    else this.sendWhenDurable(out)
+    // sent right after a keystroke names that keystroke's position. So it waits in the outbox,
+    // behind updates still being stored, and goes out with the turn's commit (or, with nothing
+    // to store, at the end of the turn), merged with the turn's other presence changes: when a
+    // room fills or comes back after a restart, every arrival is announced to every peer, and
+    // one frame per peer per turn instead of one per arrival is most of what that costs. While
+    // the store is failing, presence goes on at once regardless: who is here should not freeze
+    // with it.
+    if (this.storeFailing) {
+      for (const id of changed) {
+        this.presenceBatches.get(id)?.presence.delete(id)
+        this.presenceBatches.delete(id)
+      }
+      const update = awarenessProtocol.encodeAwarenessUpdate(this.awareness, changed)
+      this.deliver([{ frame: protocol.encodeAwareness(update), except: origin }])
+    } else this.batchPresence(changed, origin)
     // Other instances hear of our peers' presence and of its removal when a peer leaves (origin
     // null); not of what they told us, nor of states each instance times out by itself.
     if (this.link && (owned || origin === null)) {
       for (const id of added) this.remoteOwners.delete(id)
       for (const id of updated) this.remoteOwners.delete(id)
-      this.link.publish({ kind: 'awareness', update })
+      this.link.publish({ kind: 'awareness', update: awarenessProtocol.encodeAwarenessUpdate(this.awareness, changed) })
     }
+  }
+
+  /** Puts presence changes in the outbox's last batch (a new one when it ends with a frame). */
+  private batchPresence(ids: number[], origin: unknown): void {
+    const last = this.outbox[this.outbox.length - 1]
+    let batch: PresenceBatch
+    if (last !== undefined && 'presence' in last) batch = last
+    else {
+      batch = { presence: new Map() }
+      this.outbox.push(batch)
+    }
+    for (const id of ids) {
+      const earlier = this.presenceBatches.get(id)
+      if (earlier !== undefined && earlier !== batch) earlier.presence.delete(id)
+      batch.presence.set(id, origin)
+      this.presenceBatches.set(id, batch)
+    }
+    this.scheduleCommit()
+  }
+
+  /** Encodes a batch as it goes out: null when every change in it moved to a later batch. */
+  private presenceFrames(batch: PresenceBatch): PresenceFrames | null {
+    if (batch.presence.size === 0) return null
+    const ids: number[] = []
+    const origins = new Set<unknown>()
+    for (const [id, origin] of batch.presence) {
+      if (this.presenceBatches.get(id) === batch) this.presenceBatches.delete(id)
+      ids.push(id)
+      if (this.peers.has(origin as Peer)) origins.add(origin)
+    }
+    const encode = (of: number[]) => protocol.encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(this.awareness, of))
+    const own = new Map<unknown, Frame | null>()
+    // A peer is not sent back its own changes: usually the batch is one peer's cursor, and that
+    // peer gets nothing.
+    for (const origin of origins) {
+      const others = ids.filter((id) => batch.presence.get(id) !== origin)
+      own.set(origin, others.length > 0 ? { frame: encode(others), except: null } : null)
+    }
+    return { all: { frame: encode(ids), except: null }, own }
   }
 
   private sendWhenDurable(out: Outgoing): void {
@@ -777,18 +859,26 @@ export class Room {
    * the next peer's frames are even framed. Frame by frame, the first reader of a keystroke would
    * wait until every reader had been sent it before anything left.
    */
-  private deliver(frames: readonly Outgoing[]): void {
-    if (frames.every(addressed)) {
+  private deliver(outbox: readonly Outgoing[]): void {
+    if (outbox.every(addressed)) {
       // Replies to one peer each (sync, saved): in order, no need to walk every peer per frame.
-      for (const out of frames) if (this.peers.has(out.to)) out.to.send(out.frame)
+      for (const out of outbox) if (this.peers.has(out.to)) out.to.send(out.frame)
       return
+    }
+    const frames: (Frame | PresenceFrames)[] = []
+    for (const out of outbox) {
+      const ready = 'presence' in out ? this.presenceFrames(out) : out
+      if (ready !== null) frames.push(ready)
     }
     // One list per call, reused for each peer: a send can re-enter deliver() (a reader closed
     // for not reading leaves the room, which broadcasts the removal of its presence).
-    const mine: Outgoing[] = []
+    const mine: Frame[] = []
     for (const peer of this.peers.keys()) {
       for (const out of frames) {
-        if ('to' in out ? out.to === peer : peer !== out.except && !(out.n !== undefined && this.behind !== null && this.skips(peer, out.n))) mine.push(out)
+        if ('all' in out) {
+          const frame = out.own.has(peer) ? out.own.get(peer) : out.all
+          if (frame) mine.push(frame)
+        } else if ('to' in out ? out.to === peer : peer !== out.except && !(out.n !== undefined && this.behind !== null && this.skips(peer, out.n))) mine.push(out)
       }
       if (mine.length === 0) continue
       if (mine.length > 1) peer.cork?.()

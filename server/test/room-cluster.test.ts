@@ -231,7 +231,9 @@ test('6. presence crosses instances, leaves with its peer, and dropInstance remo
     seenOnB.destroy()
     clientDoc.destroy()
   })
-  const show = () => {
+  // What B's peer has been sent by the end of the turn (presence leaves with the turn's commit).
+  const show = async () => {
+    await B.room.flush()
     for (const f of onB.of('awareness')) awarenessProtocol.applyAwarenessUpdate(seenOnB, f.update, 'server')
     onB.clear()
   }
@@ -242,7 +244,7 @@ test('6. presence crosses instances, leaves with its peer, and dropInstance remo
   announce(A.room, onA)
   assert.equal(net.inbox('B').length, 1, 'presence is published at once, not after a commit')
   net.deliver('B')
-  show()
+  await show()
   assert.deepEqual(seenOnB.getStates().get(1001), { user: { name: 'Ada' } })
   assert.deepEqual(B.room.awareness.getStates().get(1001), { user: { name: 'Ada' } })
   assert.deepEqual(net.inbox('A'), [], 'B published remote presence back')
@@ -250,7 +252,7 @@ test('6. presence crosses instances, leaves with its peer, and dropInstance remo
   // The peer leaves A (socket closed, however it closed): the removal crosses too.
   A.room.leave(onA)
   net.deliver('B')
-  show()
+  await show()
   assert.equal(seenOnB.getStates().has(1001), false)
   assert.equal(B.room.awareness.getStates().has(1001), false)
 
@@ -260,12 +262,12 @@ test('6. presence crosses instances, leaves with its peer, and dropInstance remo
   ada.setLocalStateField('user', { name: 'Ada', cursor: 3 })
   announce(A.room, again)
   net.deliver('B')
-  show()
+  await show()
   assert.ok(seenOnB.getStates().has(1001))
   B.room.dropInstance('C')
   assert.ok(B.room.awareness.getStates().has(1001), 'dropped for an instance that did not relay it')
   B.room.dropInstance('A')
-  show()
+  await show()
   assert.equal(B.room.awareness.getStates().has(1001), false)
   assert.equal(seenOnB.getStates().has(1001), false, 'B’s peers were told at once')
   assert.deepEqual(net.inbox('A'), [], 'B published the removal of A’s presence')

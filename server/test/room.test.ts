@@ -167,6 +167,7 @@ test('3c. a peer that leaves while a batch is being sent to it (a slow reader cl
   presence.setLocalState({ user: { name: 'Bea' } })
   // b's presence: its removal is what b's leaving broadcasts.
   room.handle(b, { kind: 'awareness', update: awarenessProtocol.encodeAwarenessUpdate(presence, [presence.clientID]) })
+  await room.flush()
   for (const p of [a, c]) p.clear()
   const e = editor(8)
   room.handle(a, { kind: 'update', update: e.insert(0, 'x') })
@@ -217,7 +218,7 @@ test('4. a sync step 1 reply waits for the commit in flight and includes it', as
   assert.equal(now.of('sync-step2').length, 1)
 })
 
-test('5. awareness is relayed at once, and removed (broadcast) when its peer leaves', async (t) => {
+test('5. awareness is relayed within the turn, and removed (broadcast) when its peer leaves', async (t) => {
   const { room, peer, cleanup } = await setup(t)
   const a = peer()
   const b = peer()
@@ -233,7 +234,7 @@ test('5. awareness is relayed at once, and removed (broadcast) when its peer lea
   clientAwareness.setLocalState({ user: { name: 'Ada' } })
 
   room.handle(a, { kind: 'awareness', update: awarenessProtocol.encodeAwarenessUpdate(clientAwareness, [1001]) })
-  assert.equal(b.of('awareness').length, 1, 'relayed synchronously, not after a commit')
+  await waitFor(() => b.of('awareness').length === 1, { message: 'b never got the presence' })
   assert.equal(a.of('awareness').length, 0, 'not echoed')
   for (const f of b.of('awareness')) awarenessProtocol.applyAwarenessUpdate(mirror, f.update, 'server')
   assert.deepEqual(mirror.getStates().get(1001), { user: { name: 'Ada' } })
@@ -247,11 +248,53 @@ test('5. awareness is relayed at once, and removed (broadcast) when its peer lea
 
   b.clear()
   room.leave(a)
-  assert.equal(b.of('awareness').length, 1, 'removal broadcast at once')
+  await waitFor(() => b.of('awareness').length === 1, { message: 'the removal was not broadcast' })
   for (const f of b.of('awareness')) awarenessProtocol.applyAwarenessUpdate(mirror, f.update, 'server')
   assert.equal(mirror.getStates().has(1001), false)
   assert.equal(room.awareness.getStates().has(1001), false)
   assert.equal(room.size, 2)
+})
+
+test('5a. the presence changes of one turn leave as one frame per peer, each without its own', async (t) => {
+  const { room, peer, cleanup } = await setup(t)
+  const [a, b, c] = [peer(), peer(), peer()]
+  for (const p of [a, b, c]) p.clear()
+  const client = (id: number, name: string) => {
+    const doc = new Y.Doc()
+    doc.clientID = id
+    const awareness = new awarenessProtocol.Awareness(doc)
+    cleanup.add(() => awareness.destroy())
+    awareness.setLocalState({ user: { name } })
+    return awareness
+  }
+  const [ada, bo] = [client(2001, 'Ada'), client(2002, 'Bo')]
+  const said = (awareness: awarenessProtocol.Awareness) => awarenessProtocol.encodeAwarenessUpdate(awareness, [awareness.clientID])
+  // One turn: a joins the presence, b joins it, a moves its cursor.
+  room.handle(a, { kind: 'awareness', update: said(ada) })
+  room.handle(b, { kind: 'awareness', update: said(bo) })
+  ada.setLocalState({ user: { name: 'Ada' }, cursor: 3 })
+  room.handle(a, { kind: 'awareness', update: said(ada) })
+  await room.flush()
+
+  const statesIn = (p: RecordingPeer) => {
+    assert.equal(p.of('awareness').length, 1, 'one presence frame for the turn')
+    const mirror = new awarenessProtocol.Awareness(new Y.Doc())
+    cleanup.add(() => mirror.destroy())
+    awarenessProtocol.applyAwarenessUpdate(mirror, p.of('awareness')[0]!.update, 'server')
+    mirror.getStates().delete(mirror.clientID)
+    return Object.fromEntries(mirror.getStates())
+  }
+  assert.deepEqual(statesIn(c), { 2001: { user: { name: 'Ada' }, cursor: 3 }, 2002: { user: { name: 'Bo' } } }, 'c: both, Ada as she is now')
+  assert.deepEqual(statesIn(a), { 2002: { user: { name: 'Bo' } } }, 'a: only b')
+  assert.deepEqual(statesIn(b), { 2001: { user: { name: 'Ada' }, cursor: 3 } }, 'b: only a')
+
+  // Both leave in one turn: c hears of it in one frame.
+  c.clear()
+  room.leave(a)
+  room.leave(b)
+  await room.flush()
+  assert.equal(c.of('awareness').length, 1)
+  assert.deepEqual([...room.awareness.getStates().keys()].filter((id) => id !== room.awareness.clientID), [])
 })
 
 test('5b. a cursor sent right after a keystroke never overtakes it; with the store failing, presence still flows', async (t) => {
