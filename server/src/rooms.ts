@@ -137,8 +137,10 @@ export class Rooms {
     if (!slot || slot.room !== room) return
     slot.holders--
     if (slot.holders === 0) {
-      // Nobody left to write: no need to hold the Y.Doc until the room unloads.
+      // Nobody left to write: no need to hold the Y.Doc until the room unloads, nor to leave
+      // the next load a tail to merge. A failed write is logged by the room and retried later.
       room.rest()
+      room.settle().catch(() => {})
       this.armIdle(slot)
     }
   }

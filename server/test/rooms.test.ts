@@ -225,3 +225,41 @@ test('8. a room whose last peer leaves rests at once; one with structs waiting f
   assert.equal(other.rest(), true)
   assert.equal(other.text(), 'xy')
 })
+
+test('9. when the last peer leaves, the stored tail is folded into a snapshot; a reader leaving adds nothing', async (t) => {
+  const { store, rooms, editor } = setup(t)
+  // One acquire per peer, as the server does per connection.
+  const room = await rooms.acquire('doc')
+  assert.equal(await rooms.acquire('doc'), room)
+  const writer = new RecordingPeer()
+  const reader = new RecordingPeer()
+  room.join(writer)
+  room.join(reader)
+  for (const word of ['one ', 'two ', 'three']) {
+    room.handle(writer, { kind: 'update', update: editor.insert(editor.text.length, word) })
+    await room.flush()
+  }
+  assert.equal((await store.inner.load('doc'))?.tail, 3, 'three commits, three rows')
+  room.leave(writer)
+  rooms.release(room)
+  await room.flush()
+  assert.equal(store.count('compact'), 0, 'compacted while a peer was still there')
+
+  room.leave(reader)
+  rooms.release(room)
+  await waitFor(() => store.count('compact') === 1, { message: 'the tail was not folded when the room emptied' })
+  await room.flush()
+  const stored = await store.inner.load('doc')
+  assert.equal(stored?.tail, 0)
+  assert.equal(stored?.updates.length, 1, 'one snapshot, nothing to merge at the next load')
+  assert.equal(textOf(stored.updates), 'one two three')
+
+  // Nothing written since: another visit leaves the snapshot alone.
+  const again = await rooms.acquire('doc')
+  const visitor = new RecordingPeer()
+  again.join(visitor)
+  again.leave(visitor)
+  rooms.release(again)
+  await again.flush()
+  assert.equal(store.count('compact'), 1)
+})
