@@ -46,6 +46,8 @@ export interface ConnectionOptions {
   /** When the peer's token expires (ms since epoch): the connection closes then. */
   readonly expiresAt?: number | null
   readonly limits?: ConnectionLimits
+  /** Given back `remote`'s slot when the socket has closed (not when closing begins). */
+  readonly addresses?: { release(address: string): void }
   /**
    * The byte stream under `ws`: the rate budget also charges frames that are not messages
    * (fragments, control frames), and cork() holds writes on it. Pass it only once
@@ -79,6 +81,7 @@ export class Connection {
   private readonly log: Logger
   private readonly metrics: Metrics | null
   private readonly remote: string
+  private readonly addresses: { release(address: string): void } | null
   // The queue, the timer set and the listener list are made only when needed: an idle
   // connection needs none of them, and a thousand idle sockets should cost little more than
   // the sockets themselves.
@@ -101,6 +104,7 @@ export class Connection {
     this.id = options.id
     this.room = options.room
     this.remote = options.remote
+    this.addresses = options.addresses ?? null
     this.log = options.log
     this.metrics = options.metrics ?? null
     this.canWrite = options.canWrite ?? true
@@ -121,15 +125,23 @@ export class Connection {
       // abuse limit is never handled. Safe to listen only now: a 'data' listener added before ws
       // had its own would have started the flow and taken bytes ws never saw.
       options.socket.prependListener('data', Connection.onSocketData)
+    } else {
+      // Without the socket, only a pong says the peer is there (see onSocketData).
+      ws.on('pong', Connection.onPong)
     }
     ws.on('message', Connection.onMessage)
-    ws.on('pong', Connection.onPong)
     ws.on('error', Connection.onError)
     ws.on('close', Connection.onSocketClose)
   }
 
+  /**
+   * Whatever arrives proves the peer is there, a pong or anything else: no 'pong' listener then.
+   * A fourth listener on the WebSocket would cost each connection some 100 bytes of heap (its
+   * event table grows).
+   */
   private static onSocketData(this: Duplex, chunk: Buffer): void {
     const conn = connectionOf(this)
+    conn.alive = true
     const count = conn.frames!.count(chunk)
     if (count > 0) conn.chargeFrames(count)
   }
@@ -152,6 +164,8 @@ export class Connection {
   private static onSocketClose(this: WebSocket, code: number): void {
     const conn = connectionOf(this)
     conn.log.debug('connection closed', { conn: conn.id, room: conn.room, code })
+    // ws says 'close' once, when the TCP socket has closed.
+    conn.addresses?.release(conn.remote)
     conn.end()
   }
 

@@ -49,10 +49,6 @@ export interface ServerDeps {
   readonly tls?: { readonly cert: Buffer; readonly key: Buffer } | null
 }
 
-/** The client address a socket was admitted for (see upgrade), released when it closes. */
-const ADDRESS = Symbol('tandem.address')
-type AddressTagged = { [ADDRESS]?: string }
-
 const WS_PREFIX = '/ws/'
 const DOC_PREFIX = '/d/'
 const API_PREFIX = '/api/docs/'
@@ -219,11 +215,12 @@ export function createServer(config: Config, deps: ServerDeps): TandemServer {
     const address = clientAddress(req, config.trustProxy)
     const limited = addressLimits.admit(address)
     if (limited) return refuse(socket, 429, limited)
-    // The TCP socket closes however this ends (refused, failed handshake, WebSocket closed),
-    // and only once. The address rides on the socket so that one listener serves every socket:
-    // a closure here would keep this scope alive for the connection's life.
-    ;(socket as AddressTagged)[ADDRESS] = address
-    socket.on('close', releaseAddress)
+    // Until a connection owns the socket, its closing, however it comes (refused, gone during
+    // the token check, a handshake ws rejects), gives the address's slot back; from then on
+    // the connection does, when the socket closes. So this closure lives only as long as the
+    // handshake, and a connection has no second 'close' listener on its socket.
+    const release = () => addressLimits.release(address)
+    socket.on('close', release)
     const decision = await auth.authorize(upgradeToken(req), name.name)
     if (!decision.ok) return refuse(socket, decision.status, decision.reason)
     if (socket.destroyed) return
@@ -233,12 +230,9 @@ export function createServer(config: Config, deps: ServerDeps): TandemServer {
     // The socket goes to the connection too: by now ws reads it, so its frames can be counted.
     wss.handleUpgrade(req, socket, head, (ws) => {
       socket.off('error', ignore) // ws handles the socket's errors from here on
+      socket.off('close', release)
       void accept(ws, socket, roomName, address, grant)
     })
-  }
-
-  function releaseAddress(this: Duplex): void {
-    addressLimits.release((this as AddressTagged)[ADDRESS]!)
   }
 
   async function accept(ws: WebSocket, socket: Duplex, name: string, remote: string, grant: Grant): Promise<void> {
@@ -252,6 +246,7 @@ export function createServer(config: Config, deps: ServerDeps): TandemServer {
       canWrite: grant.role === 'editor',
       expiresAt: grant.expiresAt,
       limits: connectionLimits,
+      addresses: addressLimits,
     })
     metrics.connectionsOpened++
     connections.set(conn, null)
