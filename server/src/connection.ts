@@ -11,6 +11,7 @@ import { FrameCounter } from './frame-counter.js'
 import { RateBudget } from './limits.js'
 import type { Logger } from './log.js'
 import type { Metrics } from './metrics.js'
+import { binaryFrame, frameHeader } from './ws-frame.js'
 
 /** The longest delay setTimeout honours. */
 const MAX_TIMER_MS = 2 ** 31 - 1
@@ -238,7 +239,19 @@ export class Connection {
       this.later(1000, () => ws.terminate())
       return
     }
-    this.ws.send(frame)
+    const socket = this.socket
+    if (socket === null) this.ws.send(frame)
+    else {
+      // Framed here, once for all the peers a message goes to (see ws-frame.ts).
+      const whole = binaryFrame(frame)
+      if (whole !== null) socket.write(whole)
+      else {
+        socket.cork()
+        socket.write(frameHeader(frame.length))
+        socket.write(frame)
+        socket.uncork()
+      }
+    }
     this.lastSentAt = Date.now()
     if (this.metrics) {
       this.metrics.messagesOut++

@@ -1,0 +1,50 @@
+/**
+ * A message as the WebSocket frame that carries it (RFC 6455, section 5.2): FIN, binary opcode,
+ * the payload's length, no mask (a server's frames are never masked), the payload. Those bytes
+ * are the same for every recipient, so the room's relay of one message to many peers frames it
+ * once and writes the same buffer to every socket, where `ws.send` would build a header, and a
+ * list of two buffers to write, per peer. `ws` still frames everything else it sends (pings,
+ * pongs, close frames); both write to the socket in call order, and nothing of `ws` queues
+ * frames of its own while per-message compression is off (the server turns it off).
+ */
+
+/** Past this size a message is not copied behind its header: the two are written as they are. */
+export const COPY_MAX_BYTES = 16 * 1024
+
+// Keyed by the message itself: the room hands every peer the same Uint8Array. Weak, so a frame
+// lives exactly as long as its message.
+const framed = new WeakMap<Uint8Array, Buffer>()
+
+/** The frame's header alone. */
+export function frameHeader(length: number): Buffer {
+  if (length < 126) return Buffer.from([0x82, length])
+  if (length < 0x10000) return Buffer.from([0x82, 126, length >>> 8, length & 0xff])
+  const header = Buffer.alloc(10)
+  header[0] = 0x82
+  header[1] = 127
+  header.writeUIntBE(length, 4, 6)
+  return header
+}
+
+/**
+ * Header and payload in one buffer, made once per message (up to COPY_MAX_BYTES; null past it:
+ * write frameHeader() and the payload instead, rather than copy a large payload).
+ */
+export function binaryFrame(message: Uint8Array): Buffer | null {
+  if (message.length > COPY_MAX_BYTES) return null
+  let frame = framed.get(message)
+  if (frame === undefined) {
+    const offset = message.length < 126 ? 2 : 4
+    frame = Buffer.allocUnsafe(offset + message.length)
+    frame[0] = 0x82
+    if (offset === 2) frame[1] = message.length
+    else {
+      frame[1] = 126
+      frame[2] = message.length >>> 8
+      frame[3] = message.length & 0xff
+    }
+    frame.set(message, offset)
+    framed.set(message, frame)
+  }
+  return frame
+}
