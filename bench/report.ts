@@ -164,6 +164,9 @@ function ratio(base: number | undefined, peer: number | undefined, row: Row): st
   if (base === undefined || peer === undefined || !Number.isFinite(base) || !Number.isFinite(peer)) return 'n/a'
   if (row.unit === 'count') return base === peer ? '=' : `${peer - base > 0 ? '+' : ''}${Math.round(peer - base)}`
   if (base === 0 || peer === 0) return base === peer ? '1.0' : 'n/a'
+  // A difference of two readings can come out below zero (per loaded document, for a server
+  // that keeps almost nothing): it is under the noise, and a ratio of it means nothing.
+  if (base < 0 || peer < 0) return 'n/a (below 0)'
   const r = row.better === 'lower' ? peer / base : base / peer
   return `${r >= 10 ? r.toFixed(0) : r.toFixed(r >= 1 ? 1 : 2)}×`
 }
