@@ -35,7 +35,7 @@ export const memory: Scenario = {
   title: 'Memory per connection and per document',
   describe: (p) =>
     `${p.memory.docs} documents are written, each the first ${p.memory.docUpdates.toLocaleString('en')} keystrokes of ` +
-    `automerge-paper, and the server is restarted. Then, with a GC forced in the server before each reading: ` +
+    `automerge-paper (sent as updates of 100 keystrokes each), and the server is restarted. Then, with a GC forced in the server before each reading: ` +
     `${p.memory.idle} idle clients join one empty room (RSS growth / ${p.memory.idle} = per idle connection), then one ` +
     `client opens each document (RSS growth / ${p.memory.docs}, less one connection = per loaded document). The same ` +
     `differences of the V8 heap after the GC are the heap rows. Every server runs this scenario with V8's young ` +
@@ -59,7 +59,7 @@ export const memory: Scenario = {
     const docs = Array.from({ length: p.docs }, (_, i) => `doc-${i}`)
     await withServer(ctx, this.timeoutMs(ctx.params), async (server, load) => {
       const m = ctx.metrics
-      await load.run(
+      const filled = await load.run(
         'prefill',
         { ...target(server), rooms: docs, updatesFile: ctx.trace.updatesFile, n: p.docUpdates, expectedLength: expected.length, batch: 10, timeoutMs: 90_000 },
         100_000,
@@ -90,7 +90,7 @@ export const memory: Scenario = {
       m.heapPerDocKB = ((everything.heapMB - conns.heapMB) / p.docs - heapPerConnMB) * 1000
       m.finalHeapMB = everything.heapMB
       ctx.log(
-        `base ${base.toFixed(0)} MB, ${m.perConnKB.toFixed(1)} KB per connection, ${m.perDocKB.toFixed(0)} KB per document ` +
+        `prefill ${(filled.ms / 1000).toFixed(1)} s, base ${base.toFixed(0)} MB, ${m.perConnKB.toFixed(1)} KB per connection, ${m.perDocKB.toFixed(0)} KB per document ` +
           `(heap: ${m.heapPerConnKB.toFixed(1)} KB per connection, ${m.heapPerDocKB.toFixed(0)} KB per document)`,
       )
     }, YOUNG_GENERATION)

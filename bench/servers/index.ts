@@ -186,12 +186,12 @@ export class ServerUnderTest {
     }
   }
 
-  /** Stops every process (SIGTERM); the result of the slowest, killed if any was. */
-  async stop(): Promise<StopResult | null> {
+  /** Stops every process (SIGTERM, then SIGKILL after `graceMs`); the result of the slowest, killed if any was. */
+  async stop(graceMs?: number): Promise<StopResult | null> {
     const procs = this.current
     this.current = []
     if (procs.length === 0) return null
-    const results = await Promise.all(procs.map((p) => p.stop()))
+    const results = await Promise.all(procs.map((p) => p.stop(graceMs)))
     return results.reduce((a, b) => ({ ...(b.ms > a.ms ? b : a), killed: a.killed || b.killed }))
   }
 
