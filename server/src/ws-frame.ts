@@ -8,8 +8,13 @@
  * frames of its own while per-message compression is off (the server turns it off).
  */
 
-/** Past this size a message is not copied behind its header: the two are written as they are. */
-export const COPY_MAX_BYTES = 16 * 1024
+/**
+ * Past this size a message is not copied behind its header: the two are written as they are.
+ * Keystrokes and cursors, the messages that go to many peers, are far smaller; larger ones are
+ * mostly replies to one peer (a sync step 2, everyone's presence for a newcomer), for which a
+ * copy would only add a large allocation.
+ */
+export const COPY_MAX_BYTES = 1024
 
 // Keyed by the message itself: the room hands every peer the same Uint8Array. Weak, so a frame
 // lives exactly as long as its message.
