@@ -11,7 +11,7 @@ import { FrameCounter } from './frame-counter.js'
 import { RateBudget } from './limits.js'
 import type { Logger } from './log.js'
 import type { Metrics } from './metrics.js'
-import { binaryFrame, frameHeader } from './ws-frame.js'
+import { binaryFrame, frameHeader, joinedFrames } from './ws-frame.js'
 
 /** The longest delay setTimeout honours. */
 const MAX_TIMER_MS = 2 ** 31 - 1
@@ -69,7 +69,8 @@ export class Connection {
   private readonly ws: WebSocket
   /** The stream under `ws`: corked while the room writes a peer several frames (see cork). */
   private readonly socket: Duplex | null
-  private corked = false
+  /** What send() was given since cork(), written at flush(); null when not corked. */
+  private held: Uint8Array[] | null = null
   private readonly limits: ConnectionLimits | null
   private readonly budget: RateBudget | null
   /** Counts the frames on `socket` that are not messages (see FrameCounter). */
@@ -216,17 +217,41 @@ export class Connection {
     conn.fail(new TandemError('HANDSHAKE_TIMEOUT', 'nothing was sent after the connection opened'))
   }
 
-  /** Holds this socket's writes until flush(): several frames leave in one system call. */
+  /**
+   * Holds what send() is given until flush(), which writes it all at once: as one buffer shared
+   * with every peer given the same messages (see joinedFrames), or else corked, one system call.
+   */
   cork(): void {
-    if (!this.socket || this.corked) return
-    this.corked = true
-    this.socket.cork()
+    if (!this.socket || this.held !== null) return
+    this.held = []
   }
 
   flush(): void {
-    if (!this.corked) return
-    this.corked = false
-    this.socket?.uncork()
+    const held = this.held
+    if (held === null) return
+    this.held = null
+    const socket = this.socket!
+    if (held.length === 0 || this.closing) return
+    if (held.length === 1) return this.write(socket, held[0]!)
+    const whole = joinedFrames(held)
+    if (whole !== null) socket.write(whole)
+    else {
+      socket.cork()
+      for (const message of held) this.write(socket, message)
+      socket.uncork()
+    }
+  }
+
+  /** Writes a message's frame to the socket (see ws-frame.ts). */
+  private write(socket: Duplex, message: Uint8Array): void {
+    const whole = binaryFrame(message)
+    if (whole !== null) socket.write(whole)
+    else {
+      socket.cork()
+      socket.write(frameHeader(message.length))
+      socket.write(message)
+      socket.uncork()
+    }
   }
 
   send(frame: Uint8Array): void {
@@ -241,17 +266,9 @@ export class Connection {
     }
     const socket = this.socket
     if (socket === null) this.ws.send(frame)
-    else {
-      // Framed here, once for all the peers a message goes to (see ws-frame.ts).
-      const whole = binaryFrame(frame)
-      if (whole !== null) socket.write(whole)
-      else {
-        socket.cork()
-        socket.write(frameHeader(frame.length))
-        socket.write(frame)
-        socket.uncork()
-      }
-    }
+    else if (this.held !== null) this.held.push(frame)
+    // Framed here, once for all the peers a message goes to (see ws-frame.ts).
+    else this.write(socket, frame)
     this.lastSentAt = Date.now()
     if (this.metrics) {
       this.metrics.messagesOut++

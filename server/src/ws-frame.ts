@@ -53,3 +53,36 @@ export function binaryFrame(message: Uint8Array): Buffer | null {
   }
   return frame
 }
+
+/** One step of the cache of joined frames: the sequences that continue with a message. */
+interface Joined {
+  next: WeakMap<Uint8Array, Joined> | null
+  frame: Buffer | null
+}
+const joined = new WeakMap<Uint8Array, Joined>()
+
+/**
+ * Several messages' frames in one buffer, made once per sequence of messages: a keystroke and
+ * the cursor after it go to every reader of a room as the same two messages, so every reader
+ * gets the same bytes, one write each. Null when a message is past COPY_MAX_BYTES.
+ */
+export function joinedFrames(messages: readonly Uint8Array[]): Buffer | null {
+  let node: Joined | undefined
+  let map = joined
+  for (const message of messages) {
+    if (message.length > COPY_MAX_BYTES) return null
+    node = map.get(message)
+    if (node === undefined) map.set(message, (node = { next: null, frame: null }))
+    map = node.next ??= new WeakMap()
+  }
+  if (node === undefined) return null
+  if (node.frame === null) {
+    let size = 0
+    for (const message of messages) size += binaryFrame(message)!.length
+    const frame = Buffer.allocUnsafe(size)
+    let at = 0
+    for (const message of messages) at += binaryFrame(message)!.copy(frame, at)
+    node.frame = frame
+  }
+  return node.frame
+}

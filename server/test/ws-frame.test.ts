@@ -8,7 +8,7 @@ import type http from 'node:http'
 import { WebSocket, WebSocketServer } from 'ws'
 import { Connection } from '../src/connection.js'
 import { silentLogger } from '../src/log.js'
-import { binaryFrame, COPY_MAX_BYTES, frameHeader } from '../src/ws-frame.js'
+import { binaryFrame, COPY_MAX_BYTES, frameHeader, joinedFrames } from '../src/ws-frame.js'
 import { Cleanup } from './helpers/cleanup.js'
 import { seededRng } from './helpers/random.js'
 import { waitFor } from './helpers/wait.js'
@@ -49,20 +49,31 @@ test('1. every length encoding and both sides of the copy limit reach a stock cl
   received[0]!.forEach((got, i) => assert.deepEqual(got, messages[i], `message of ${SIZES[i]} bytes`))
 })
 
-test('2. frames sent together in one corked write, and one message to several sockets', async (t) => {
+test('2. frames sent together leave joined in one buffer (corked when one is large), the same buffer for every socket', async (t) => {
   const cleanup = new Cleanup(t)
   const { connections, received } = await setup(cleanup, 3)
   const update = new Uint8Array([0, 2, 1, 2, 3])
   const cursor = new Uint8Array(300).fill(7)
+  const large = new Uint8Array(COPY_MAX_BYTES + 1).fill(9)
   for (const conn of connections) {
     conn.cork()
     conn.send(update)
     conn.send(cursor)
     conn.flush()
+    // A message too large to copy: the pair goes corked instead of joined.
+    conn.cork()
+    conn.send(large)
+    conn.send(update)
+    conn.flush()
   }
-  await waitFor(() => received.every((got) => got.length === 2), { message: 'not every client got both frames' })
-  for (const got of received) assert.deepEqual(got, [update, cursor])
+  await waitFor(() => received.every((got) => got.length === 4), { message: 'not every client got all four frames' })
+  for (const got of received) assert.deepEqual(got, [update, cursor, large, update])
   assert.equal(binaryFrame(update), binaryFrame(update), 'framed once, not per socket')
+  const pair = joinedFrames([update, cursor])
+  assert.equal(joinedFrames([update, cursor]), pair, 'a pair joined once for every socket')
+  assert.deepEqual(pair, Buffer.concat([binaryFrame(update)!, binaryFrame(cursor)!]))
+  assert.notEqual(joinedFrames([cursor, update]), pair, 'another order is another sequence')
+  assert.equal(joinedFrames([large, update]), null)
 })
 
 test('3. headers: the shortest length encoding RFC 6455 allows, never masked', () => {
