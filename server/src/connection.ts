@@ -51,8 +51,8 @@ export interface ConnectionOptions {
   readonly addresses?: { release(address: string): void }
   /**
    * The byte stream under `ws`: the rate budget also charges frames that are not messages
-   * (fragments, control frames), and cork() holds writes on it. Pass it only once
-   * `ws` owns the stream.
+   * (fragments, control frames), and messages are written to it already framed (ws-frame.ts).
+   * Pass it only once `ws` owns the stream.
    */
   readonly socket?: Duplex
 }
@@ -67,7 +67,7 @@ export class Connection {
   readonly room: string
   readonly canWrite: boolean
   private readonly ws: WebSocket
-  /** The stream under `ws`: corked while the room writes a peer several frames (see cork). */
+  /** The stream under `ws`: messages are written to it framed by us (see send and ws-frame.ts). */
   private readonly socket: Duplex | null
   /** What send() was given since cork(), written at flush(); null when not corked. */
   private held: Uint8Array[] | null = null
