@@ -85,7 +85,7 @@ export const settings = [
   { name: 'CLIENT_DIR', default: './client/dist', doc: 'Folder of the built editor served over HTTP.' },
   { name: 'MAX_MESSAGE_BYTES', default: '4194304', doc: 'Largest WebSocket message (4 MiB); larger closes with 1009.' },
   { name: 'ROOM_IDLE_MS', default: '30000', doc: 'How long an empty room stays loaded before it is flushed and unloaded.' },
-  { name: 'HEARTBEAT_MS', default: '15000', doc: 'Ping and keep-alive interval; a socket that misses a pong is dropped.' },
+  { name: 'HEARTBEAT_MS', default: '15000', doc: 'Ping and keep-alive interval; a socket that sends nothing, not even a pong, between two pings is dropped.' },
   { name: 'COMPACT_AFTER_UPDATES', default: '1000', doc: 'Stored updates after the last snapshot that trigger a new snapshot.' },
   { name: 'SQLITE_SYNCHRONOUS', default: 'normal', doc: '`normal` survives a process crash; `full` also survives power loss, at an fsync per commit.' },
   { name: 'LOG_LEVEL', default: 'info', doc: 'debug, info, warn, error or silent.' },
