@@ -793,12 +793,13 @@ export class Room {
     // one frame per peer per turn instead of one per arrival is most of what that costs. While
     // the store is failing, presence goes on at once regardless: who is here should not freeze
     // with it.
+    let update: Uint8Array | null = null
     if (this.storeFailing) {
       for (const id of changed) {
         this.presenceBatches.get(id)?.presence.delete(id)
         this.presenceBatches.delete(id)
       }
-      const update = awarenessProtocol.encodeAwarenessUpdate(this.awareness, changed)
+      update = awarenessProtocol.encodeAwarenessUpdate(this.awareness, changed)
       this.deliver([{ frame: protocol.encodeAwareness(update), except: origin }])
     } else this.batchPresence(changed, origin)
     // Other instances hear of our peers' presence and of its removal when a peer leaves (origin
@@ -806,7 +807,7 @@ export class Room {
     if (this.link && (owned || origin === null)) {
       for (const id of added) this.remoteOwners.delete(id)
       for (const id of updated) this.remoteOwners.delete(id)
-      this.link.publish({ kind: 'awareness', update: awarenessProtocol.encodeAwarenessUpdate(this.awareness, changed) })
+      this.link.publish({ kind: 'awareness', update: update ?? awarenessProtocol.encodeAwarenessUpdate(this.awareness, changed) })
     }
   }
 

@@ -22,13 +22,27 @@ const framed = new WeakMap<Uint8Array, Buffer>()
 
 /** The frame's header alone. */
 export function frameHeader(length: number): Buffer {
-  if (length < 126) return Buffer.from([0x82, length])
-  if (length < 0x10000) return Buffer.from([0x82, 126, length >>> 8, length & 0xff])
-  const header = Buffer.alloc(10)
-  header[0] = 0x82
-  header[1] = 127
-  header.writeUIntBE(length, 4, 6)
+  const header = Buffer.allocUnsafe(headerBytes(length))
+  writeHeader(header, length)
   return header
+}
+
+function headerBytes(length: number): number {
+  return length < 126 ? 2 : length < 0x10000 ? 4 : 10
+}
+
+/** Writes the header for a payload of `length` bytes at the start of `target`. */
+function writeHeader(target: Buffer, length: number): void {
+  target[0] = 0x82
+  if (length < 126) target[1] = length
+  else if (length < 0x10000) {
+    target[1] = 126
+    target.writeUInt16BE(length, 2)
+  } else {
+    target[1] = 127
+    target.writeUInt16BE(0, 2)
+    target.writeUIntBE(length, 4, 6)
+  }
 }
 
 /**
@@ -39,15 +53,9 @@ export function binaryFrame(message: Uint8Array): Buffer | null {
   if (message.length > COPY_MAX_BYTES) return null
   let frame = framed.get(message)
   if (frame === undefined) {
-    const offset = message.length < 126 ? 2 : 4
+    const offset = headerBytes(message.length)
     frame = Buffer.allocUnsafe(offset + message.length)
-    frame[0] = 0x82
-    if (offset === 2) frame[1] = message.length
-    else {
-      frame[1] = 126
-      frame[2] = message.length >>> 8
-      frame[3] = message.length & 0xff
-    }
+    writeHeader(frame, message.length)
     frame.set(message, offset)
     framed.set(message, frame)
   }
@@ -68,12 +76,12 @@ const joined = new WeakMap<Uint8Array, Joined>()
  */
 export function joinedFrames(messages: readonly Uint8Array[]): Buffer | null {
   let node: Joined | undefined
-  let map = joined
   for (const message of messages) {
     if (message.length > COPY_MAX_BYTES) return null
+    // The map of what follows is made only when a sequence goes on past this message.
+    const map: WeakMap<Uint8Array, Joined> = node === undefined ? joined : (node.next ??= new WeakMap())
     node = map.get(message)
     if (node === undefined) map.set(message, (node = { next: null, frame: null }))
-    map = node.next ??= new WeakMap()
   }
   if (node === undefined) return null
   if (node.frame === null) {
