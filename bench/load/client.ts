@@ -9,6 +9,7 @@ import { WebsocketProvider } from 'y-websocket'
 import type { Awareness } from 'y-protocols/awareness'
 import * as Y from 'yjs'
 import type { ClientKind } from '../servers/index.js'
+import { StampedWebSocket } from './arrival.js'
 
 export const TEXT_NAME = 'codemirror'
 
@@ -28,6 +29,11 @@ export interface BenchClient {
   sendUpdate(update: Uint8Array): void
   /** Bytes queued on the socket and not yet handed to the kernel. */
   bufferedAmount(): number
+  /**
+   * With `stamped`: clock() when the bytes being decoded now reached the process (NaN outside a
+   * decode, or without `stamped`).
+   */
+  arrivedAt(): number
   /** How often its connection has gone from connected to disconnected (a drop, or disconnect()). */
   readonly drops: number
   destroy(): void
@@ -39,6 +45,14 @@ export interface ClientOptions {
   readonly connect?: boolean
   /** Recorded on the client: the index of the instance `url` belongs to. */
   readonly instance?: number
+  /** Read the socket as bytes arrive and decode later (arrival.ts), for a reader's latency. */
+  readonly stamped?: boolean
+}
+
+/** The socket class a provider opens, and how to read its arrival stamp. */
+function socketClass(options: ClientOptions) {
+  if (!options.stamped) return { Socket: WebSocket, arrivedAt: () => NaN }
+  return { Socket: StampedWebSocket, arrivedAt: (ws: unknown) => (ws instanceof StampedWebSocket ? ws.arrivedAt : NaN) }
 }
 
 export function createClient(kind: ClientKind, url: string, room: string, options: ClientOptions = {}): BenchClient {
@@ -59,12 +73,13 @@ function syncWaiter(isSynced: () => boolean, on: (listener: (synced: boolean) =>
 
 function yWebsocketClient(url: string, room: string, options: ClientOptions): BenchClient {
   const doc = new Y.Doc()
+  const { Socket, arrivedAt } = socketClass(options)
   const provider = new WebsocketProvider(url, room, doc, {
     connect: options.connect ?? true,
     // Every client lives in this one process: without this they would sync through
     // BroadcastChannel instead of through the server.
     disableBc: true,
-    WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket,
+    WebSocketPolyfill: Socket as unknown as typeof globalThis.WebSocket,
   })
   // WebsocketProvider re-sends every awareness change it applies, other users' included (its
   // handler ignores the origin); @hocuspocus/provider sends only its own. So that every server
@@ -99,6 +114,7 @@ function yWebsocketClient(url: string, room: string, options: ClientOptions): Be
     disconnect: () => provider.disconnect(),
     sendUpdate: (update) => (provider as unknown as { _updateHandler(u: Uint8Array, o: unknown): void })._updateHandler(update, null),
     bufferedAmount: () => provider.ws?.bufferedAmount ?? 0,
+    arrivedAt: () => arrivedAt(provider.ws),
     get drops() {
       return drops
     },
@@ -111,11 +127,12 @@ function yWebsocketClient(url: string, room: string, options: ClientOptions): Be
 
 function hocuspocusClient(url: string, room: string, options: ClientOptions): BenchClient {
   const doc = new Y.Doc()
+  const { Socket, arrivedAt } = socketClass(options)
   const provider = new HocuspocusProvider({
     url,
     name: room,
     document: doc,
-    WebSocketPolyfill: WebSocket,
+    WebSocketPolyfill: Socket,
   } as ConstructorParameters<typeof HocuspocusProvider>[0])
   if (options.connect === false) provider.disconnect()
   const awareness = provider.awareness!
@@ -144,6 +161,7 @@ function hocuspocusClient(url: string, room: string, options: ClientOptions): Be
     disconnect: () => provider.disconnect(),
     sendUpdate: (update) => provider.documentUpdateHandler(update, null),
     bufferedAmount: () => socket()?.bufferedAmount ?? 0,
+    arrivedAt: () => arrivedAt(socket()),
     get drops() {
       return drops
     },

@@ -8,7 +8,7 @@ import * as Y from 'yjs'
 import type { ClientKind } from '../servers/index.js'
 import { createClient, type BenchClient } from './client.js'
 import { readUpdates } from './trace.js'
-import { Reader, Samples, Typist, summarize, type LatencySummary } from './typing.js'
+import { Reader, Typist, summarize, timeKeystrokes, type LatencySummary, type Seen, type Typed } from './typing.js'
 import { sleep, waitFor, withTimeout } from './wait.js'
 
 /** Keystrokes per update when the memory scenario writes its documents (see prefill). */
@@ -31,16 +31,14 @@ export class Load {
   private clients: BenchClient[] = []
   private typists: Typist[] = []
   private readers: Reader[] = []
-  private readonly samples = new Samples()
-  /** Latencies between a typist and a reader on different instances of a cluster. */
-  private readonly across = new Samples()
   private lastTexts = new Map<BenchClient, number>()
 
   /**
    * Opens clients `batch` at a time, each batch synced before the next (or timeout). Client i
-   * connects to instance `place(i)` (modulo the number of instances).
+   * connects to instance `place(i)` (modulo the number of instances). `stamped` clients are
+   * readers whose latency is measured (see arrival.ts).
    */
-  private async open(target: Target, rooms: readonly string[], user: boolean, batch: number, timeoutMs: number, place = roundRobin): Promise<BenchClient[]> {
+  private async open(target: Target, rooms: readonly string[], user: boolean, batch: number, timeoutMs: number, place = roundRobin, stamped = false): Promise<BenchClient[]> {
     const opened: BenchClient[] = []
     const deadline = performance.now() + timeoutMs
     for (let i = 0; i < rooms.length; i += batch) {
@@ -48,6 +46,7 @@ export class Load {
         const instance = place(i + j) % target.urls.length
         return createClient(target.kind, target.urls[instance]!, room, {
           instance,
+          stamped,
           ...(user ? { user: { name: `user-${i + j}`, color: '#30bced' } } : {}),
         })
       })
@@ -60,41 +59,80 @@ export class Load {
   }
 
   // ---- 1. Fan-out --------------------------------------------------------------------------
+  //
+  // The fan-out spreads its clients over several load processes: one holds the typist, the others
+  // share the readers. In one process a reader's frames wait while the process decodes those of
+  // every reader before it, and that queue, not the server, was most of the latency at 200
+  // readers; on a real network every reader has a machine of its own.
 
-  /**
-   * One typist and readers up to `readers` in one room. On a cluster the typist is on the first
-   * instance and readers alternate over the instances, so with two half of them read across.
-   */
-  async fanoutOpen(a: Target & { room: string; readers: number; timeoutMs: number }): Promise<{ ms: number }> {
-    const started = performance.now()
+  /** The typist of the fan-out room. On a cluster it is on the first instance. */
+  async fanoutTypist(a: Target & { room: string; timeoutMs: number }): Promise<{ clientId: number }> {
     if (this.typists.length === 0) {
       const [client] = await this.open(a, [a.room], true, 1, a.timeoutMs, () => 0)
       this.typists.push(new Typist(client!, 0))
     }
+    return { clientId: this.typists[0]!.clientId }
+  }
+
+  /**
+   * Readers up to `readers` in this process, watching the typist `typistId`. Reader k goes to
+   * instance `offset + k` (modulo the instances): on a two-instance cluster, half of each
+   * process's readers read across.
+   */
+  async fanoutReaders(a: Target & { room: string; readers: number; offset: number; typistId: number; timeoutMs: number }): Promise<{ ms: number }> {
+    const started = performance.now()
     const more = a.readers - this.readers.length
     if (more > 0) {
       const first = this.readers.length
-      const opened = await this.open(a, Array(more).fill(a.room), true, 50, a.timeoutMs, (i) => first + i)
-      for (const c of opened) this.readers.push(new Reader(c, this.typists, this.samples, this.across))
+      const opened = await this.open(a, Array(more).fill(a.room), true, 50, a.timeoutMs, (i) => a.offset + first + i, true)
+      for (const c of opened) this.readers.push(new Reader(c, [a.typistId]))
     }
-    // Let the join-time awareness traffic settle before anything is measured.
-    await sleep(300)
     return { ms: performance.now() - started }
   }
 
-  /** `edits` keystrokes at `rate` per second, each with a cursor move; latency at every reader. */
-  async fanoutType(a: { edits: number; rate: number; drainMs: number }): Promise<TypeResult> {
+  /** `edits` keystrokes at `rate` per second, each with a cursor move, by this process's typist. */
+  async fanoutType(a: { edits: number; rate: number }): Promise<{ typed: Typed[]; typedMs: number }> {
     const typist = this.typists[0]!
-    return this.measure(a.drainMs, async () => {
-      const t0 = performance.now()
-      for (let i = 0; i < a.edits; i++) {
-        const due = t0 + (i * 1000) / a.rate
-        const wait = due - performance.now()
-        if (wait > 1) await sleep(wait)
-        typist.keystroke()
-      }
-      return a.edits * this.readers.length
-    })
+    const from = typist.count
+    const t0 = performance.now()
+    for (let i = 0; i < a.edits; i++) {
+      const due = t0 + (i * 1000) / a.rate
+      const wait = due - performance.now()
+      if (wait > 1) await sleep(wait)
+      typist.keystroke()
+    }
+    return { typed: [typist.typedSince(from)], typedMs: performance.now() - t0 }
+  }
+
+  // ---- Watching: what the readers of this process see in a measured interval ----------------
+
+  private watching: { cpu: NodeJS.CpuUsage; histogram: ReturnType<typeof monitorEventLoopDelay> } | null = null
+
+  /** Starts an interval: readers record from now on; this process's CPU and lag are read over it. */
+  watchStart(): void {
+    for (const r of this.readers) r.start()
+    // The load process's own stalls: if it lags, latency is measured on a busy client.
+    const histogram = monitorEventLoopDelay({ resolution: 10 })
+    histogram.enable()
+    this.watching = { cpu: process.cpuUsage(), histogram }
+  }
+
+  /**
+   * Ends the interval once every reader holds `targets` (typist client id and its clock after
+   * the last keystroke), or after `drainMs`: what each reader saw, and this process's cost.
+   */
+  async watchEnd(a: { targets: ReadonlyArray<readonly [number, number]>; drainMs: number }): Promise<Watched> {
+    const targets = new Map(a.targets)
+    await waitFor(() => this.readers.every((r) => r.holds(targets)), a.drainMs, 10)
+    const { cpu, histogram } = this.watching!
+    this.watching = null
+    const used = process.cpuUsage(cpu)
+    histogram.disable()
+    return {
+      seen: this.readers.flatMap((r) => r.seen()),
+      clientCpuMs: (used.user + used.system) / 1000,
+      clientLagP99Ms: Math.max(0, histogram.percentile(99) / 1e6 - 10),
+    }
   }
 
   // ---- 2. Many rooms -----------------------------------------------------------------------
@@ -104,12 +142,12 @@ export class Load {
     const started = performance.now()
     const names: string[] = []
     for (let r = 0; r < a.rooms; r++) for (let k = 0; k < a.perRoom; k++) names.push(`room-${r}`)
-    const opened = await this.open(a, names, true, a.batch, a.timeoutMs, (i) => i % a.perRoom)
+    const opened = await this.open(a, names, true, a.batch, a.timeoutMs, (i) => i % a.perRoom, true)
     for (let r = 0; r < a.rooms; r++) {
       const members = opened.slice(r * a.perRoom, (r + 1) * a.perRoom)
       const typists = members.map((c, k) => new Typist(c, r * a.perRoom + k))
       this.typists.push(...typists)
-      for (const c of members) this.readers.push(new Reader(c, typists, this.samples, this.across))
+      for (const c of members) this.readers.push(new Reader(c, typists.map((t) => t.clientId)))
     }
     await sleep(500)
     return { ms: performance.now() - started }
@@ -118,60 +156,39 @@ export class Load {
   /**
    * Clients type at `rate` per second for `durationMs`. With `turnMs`, the members of a room
    * take turns of that length (one typist per room at a time), as people writing together do.
+   * Typists and readers share this one process: the latencies here are tens to hundreds of ms of
+   * the server's own queueing, and arrival stamps (arrival.ts) keep this process's decoding out
+   * of them.
    */
   async roomsType(a: { durationMs: number; rate: number; perRoom: number; turnMs: number; drainMs: number }): Promise<TypeResult> {
-    return this.measure(a.drainMs, async () => {
-      const period = 1000 / a.rate
-      const t0 = performance.now()
-      let typed = 0
-      const schedule = (k: number): number[] => {
-        // A fixed phase per typist (golden-ratio spread): the same schedule on every server.
-        const phase = ((k * 0.618034) % 1) * period
-        const member = k % a.perRoom
-        const times: number[] = []
-        for (let t = phase; t < a.durationMs; t += period) {
-          if (a.turnMs > 0 && Math.floor(t / a.turnMs) % a.perRoom !== member) continue
-          times.push(t0 + t)
-        }
-        return times
+    const from = this.typists.map((t) => t.count)
+    this.watchStart()
+    const period = 1000 / a.rate
+    const t0 = performance.now()
+    const schedule = (k: number): number[] => {
+      // A fixed phase per typist (golden-ratio spread): the same schedule on every server.
+      const phase = ((k * 0.618034) % 1) * period
+      const member = k % a.perRoom
+      const times: number[] = []
+      for (let t = phase; t < a.durationMs; t += period) {
+        if (a.turnMs > 0 && Math.floor(t / a.turnMs) % a.perRoom !== member) continue
+        times.push(t0 + t)
       }
-      await Promise.all(
-        this.typists.map(async (typist, k) => {
-          for (const due of schedule(k)) {
-            const wait = due - performance.now()
-            if (wait > 1) await sleep(wait)
-            typist.keystroke()
-            typed++
-          }
-        }),
-      )
-      return typed * (a.perRoom - 1) // each keystroke is expected at the other members of its room
-    })
-  }
-
-  private async measure(drainMs: number, type: () => Promise<number>): Promise<TypeResult> {
-    this.samples.reset()
-    this.across.reset()
-    for (const r of this.readers) r.catchUp()
-    const cpu0 = process.cpuUsage()
-    // The load process's own stalls: if it lags, latency is measured on a busy client.
-    const histogram = monitorEventLoopDelay({ resolution: 10 })
-    histogram.enable()
-    const started = performance.now()
-    const expected = await type()
-    const typedMs = performance.now() - started
-    await waitFor(() => this.readers.every((r) => r.missing === 0), drainMs, 10)
-    const cpu = process.cpuUsage(cpu0)
-    histogram.disable()
-    return {
-      clientLagP99Ms: Math.max(0, histogram.percentile(99) / 1e6 - 10),
-      latency: this.samples.summary(),
-      across: this.across.summary(),
-      expected,
-      delivered: this.samples.count,
-      typedMs,
-      clientCpuMs: (cpu.user + cpu.system) / 1000,
+      return times
     }
+    await Promise.all(
+      this.typists.map(async (typist, k) => {
+        for (const due of schedule(k)) {
+          const wait = due - performance.now()
+          if (wait > 1) await sleep(wait)
+          typist.keystroke()
+        }
+      }),
+    )
+    const typedMs = performance.now() - t0
+    const typed = this.typists.map((t, k) => t.typedSince(from[k]!))
+    const watched = await this.watchEnd({ targets: typed.map(lastClock), drainMs: a.drainMs })
+    return typeResult(typed, [watched], typedMs)
   }
 
   // ---- 3. Replay and 4. cold open -----------------------------------------------------------
@@ -353,6 +370,37 @@ export class Load {
     this.typists = []
     this.readers = []
     this.lastTexts = new Map()
+  }
+}
+
+/** How a reader's latency ends, for the scenarios' descriptions (see arrival.ts). */
+export const ARRIVAL =
+  'stamped as the socket is read and decoded afterwards, so that no reader waits while the load process decodes the ' +
+  "frames of the readers before it; a reader's own decoding, the same whatever the server, is not counted"
+
+/** What the readers of one load process saw in a measured interval, and what the process used. */
+export interface Watched {
+  readonly seen: Seen[]
+  readonly clientCpuMs: number
+  readonly clientLagP99Ms: number
+}
+
+/** A typist's client id and its clock after its last keystroke in `typed`: what readers must reach. */
+export function lastClock(typed: Typed): [number, number] {
+  return [typed.clientId, typed.ends.at(-1) ?? 0]
+}
+
+/** One interval's latencies from every load process's records; client cost summed, lag the worst. */
+export function typeResult(typed: readonly Typed[], watched: readonly Watched[], typedMs: number): TypeResult {
+  const timed = timeKeystrokes(typed, watched.flatMap((w) => w.seen))
+  return {
+    clientLagP99Ms: Math.max(0, ...watched.map((w) => w.clientLagP99Ms)),
+    latency: summarize(timed.all),
+    across: summarize(timed.across),
+    expected: timed.expected,
+    delivered: timed.all.length,
+    typedMs,
+    clientCpuMs: watched.reduce((sum, w) => sum + w.clientCpuMs, 0),
   }
 }
 

@@ -1,13 +1,16 @@
 /**
- * Keystrokes with a send time, and readers that notice when each one has arrived.
+ * Keystrokes with a send time, and readers that note when each one has arrived.
  *
- * Nothing is embedded in the document: a typist records, per keystroke, the send time
- * (performance.now(), this process's monotonic clock) and its own Yjs clock after the edit. A
- * reader holds the typist's keystroke i as soon as its doc's state vector reaches that clock, so
- * a server that merges several relays into one frame is still measured per keystroke.
+ * Nothing is embedded in the document: a typist records, per keystroke, the send time and its own
+ * Yjs clock after the edit; a reader records when its doc's state vector for that typist grew.
+ * Keystroke i has reached a reader at the first moment that state reaches its clock, so a server
+ * that merges several relays into one frame is still measured per keystroke. Typist and reader
+ * may live in different load processes: both read `clock()`, which every process on the machine
+ * shares, and the harness matches the two records (timeKeystrokes).
  */
 import * as Y from 'yjs'
 import type { BenchClient } from './client.js'
+import { clock } from './clock.js'
 
 const PROSE =
   'Real-time collaboration keeps everyone on the same page. Each keystroke travels to the server, ' +
@@ -18,7 +21,7 @@ export class Typist {
   readonly clientId: number
   /** Yjs clock of this client after keystroke i. */
   readonly ends: number[] = []
-  /** performance.now() when keystroke i was handed to the provider. */
+  /** clock() when keystroke i was handed to the provider. */
   readonly sent: number[] = []
   private offset: number
   private cursor: Y.RelativePosition | null = null
@@ -33,12 +36,17 @@ export class Typist {
     return this.sent.length
   }
 
+  /** Keystrokes from `from` on, as timeKeystrokes reads them. */
+  typedSince(from: number): Typed {
+    return { clientId: this.clientId, instance: this.client.instance, sent: this.sent.slice(from), ends: this.ends.slice(from) }
+  }
+
   /** Types one character at this typist's cursor, then moves the cursor (an awareness update). */
   keystroke(): void {
     const { doc, text, awareness } = this.client
     const index = this.cursor ? (Y.createAbsolutePositionFromRelativePosition(this.cursor, doc)?.index ?? text.length) : text.length
     const ch = PROSE[this.offset++ % PROSE.length]!
-    this.sent.push(performance.now())
+    this.sent.push(clock())
     text.insert(index, ch)
     this.ends.push(Y.getState(doc.store, this.clientId))
     this.cursor = Y.createRelativePositionFromTypeIndex(text, index + 1)
@@ -47,21 +55,21 @@ export class Typist {
   }
 }
 
-/** Latencies seen by readers, in ms. */
-export class Samples {
-  private values: number[] = []
-  add(ms: number): void {
-    this.values.push(ms)
-  }
-  get count(): number {
-    return this.values.length
-  }
-  reset(): void {
-    this.values = []
-  }
-  summary(): LatencySummary {
-    return summarize(this.values)
-  }
+/** One typist's keystrokes in a measured interval: send time and Yjs clock after each. */
+export interface Typed {
+  readonly clientId: number
+  readonly instance: number
+  readonly sent: readonly number[]
+  readonly ends: readonly number[]
+}
+
+/** What one reader saw of one typist: the moments its doc's state for that typist grew. */
+export interface Seen {
+  readonly clientId: number
+  /** The reader's instance of the server. */
+  readonly instance: number
+  readonly states: readonly number[]
+  readonly times: readonly number[]
 }
 
 export interface LatencySummary {
@@ -72,7 +80,7 @@ export interface LatencySummary {
   readonly mean: number
 }
 
-export function summarize(values: number[]): LatencySummary {
+export function summarize(values: readonly number[]): LatencySummary {
   if (values.length === 0) return { count: 0, p50: NaN, p99: NaN, max: NaN, mean: NaN }
   const sorted = Float64Array.from(values).sort()
   const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!
@@ -81,57 +89,88 @@ export function summarize(values: number[]): LatencySummary {
   return { count: sorted.length, p50: at(0.5), p99: at(0.99), max: sorted[sorted.length - 1]!, mean: sum / sorted.length }
 }
 
-/**
- * Watches one reader's doc for the keystrokes of the given typists. Every latency goes to
- * `samples`; those of typists on another instance of the server (a cluster) also to `across`.
- */
+export interface Timed {
+  /** Keystrokes that should have reached a reader: each typist's count times the readers watching it. */
+  readonly expected: number
+  /** Latency in ms of every keystroke at every reader that got it. */
+  readonly all: number[]
+  /** The same, only where typist and reader are on different instances of the server (a cluster). */
+  readonly across: number[]
+}
+
+/** Matches what typists sent with what readers saw: one latency per keystroke per reader. */
+export function timeKeystrokes(typed: readonly Typed[], seen: readonly Seen[]): Timed {
+  const byId = new Map(typed.map((t) => [t.clientId, t]))
+  const all: number[] = []
+  const across: number[] = []
+  let expected = 0
+  for (const s of seen) {
+    const t = byId.get(s.clientId)
+    if (!t) continue
+    expected += t.ends.length
+    const crossing = t.instance !== s.instance
+    let j = 0
+    for (let i = 0; i < t.ends.length; i++) {
+      while (j < s.states.length && s.states[j]! < t.ends[i]!) j++
+      if (j === s.states.length) break
+      const ms = s.times[j]! - t.sent[i]!
+      all.push(ms)
+      if (crossing) across.push(ms)
+    }
+  }
+  return { expected, all, across }
+}
+
+/** Records when a reader's doc grew for each of the typists it watches (not its own client). */
 export class Reader {
   readonly client: BenchClient
-  private readonly typists: Typist[]
-  private readonly next: number[]
-  private readonly samples: Samples
-  private readonly across: Samples
+  private readonly watched: number[]
+  private last: number[]
+  private states: number[][]
+  private times: number[][]
 
-  constructor(client: BenchClient, typists: Typist[], samples: Samples, across: Samples) {
+  constructor(client: BenchClient, typistIds: readonly number[]) {
     this.client = client
-    this.typists = typists.filter((t) => t.client !== client)
-    this.next = this.typists.map((t) => t.count)
-    this.samples = samples
-    this.across = across
+    this.watched = typistIds.filter((id) => id !== client.doc.clientID)
+    this.last = []
+    this.states = []
+    this.times = []
+    this.start()
     client.doc.on('update', (_update: Uint8Array, origin: unknown) => {
       // Local changes (this client's own keystrokes) carry no news from others.
       if (origin === null) return
-      this.check()
+      this.note()
     })
   }
 
-  /** Skips keystrokes typed before now: only what is typed from here on is measured. */
-  catchUp(): void {
-    this.typists.forEach((t, j) => (this.next[j] = t.count))
-  }
-
-  /** Keystrokes not yet seen by this reader. */
-  get missing(): number {
-    let n = 0
-    this.typists.forEach((t, j) => (n += t.count - this.next[j]!))
-    return n
-  }
-
-  private check(): void {
-    const now = performance.now()
+  /** Forgets what was seen: only what arrives from here on is recorded. */
+  start(): void {
     const store = this.client.doc.store
-    for (let j = 0; j < this.typists.length; j++) {
-      const t = this.typists[j]!
-      let i = this.next[j]!
-      if (i >= t.count) continue
-      const state = Y.getState(store, t.clientId)
-      const across = t.client.instance !== this.client.instance
-      while (i < t.count && state >= t.ends[i]!) {
-        this.samples.add(now - t.sent[i]!)
-        if (across) this.across.add(now - t.sent[i]!)
-        i++
-      }
-      this.next[j] = i
+    this.last = this.watched.map((id) => Y.getState(store, id))
+    this.states = this.watched.map(() => [])
+    this.times = this.watched.map(() => [])
+  }
+
+  /** Whether the doc holds each watched typist's state up to `targets` (client id to clock). */
+  holds(targets: ReadonlyMap<number, number>): boolean {
+    return this.watched.every((id, j) => this.last[j]! >= (targets.get(id) ?? 0))
+  }
+
+  seen(): Seen[] {
+    return this.watched.map((clientId, j) => ({ clientId, instance: this.client.instance, states: this.states[j]!, times: this.times[j]! }))
+  }
+
+  private note(): void {
+    // When the bytes that carried this update reached the process, if the socket says.
+    const arrived = this.client.arrivedAt()
+    const now = Number.isNaN(arrived) ? clock() : arrived
+    const store = this.client.doc.store
+    for (let j = 0; j < this.watched.length; j++) {
+      const state = Y.getState(store, this.watched[j]!)
+      if (state <= this.last[j]!) continue
+      this.last[j] = state
+      this.states[j]!.push(state)
+      this.times[j]!.push(now)
     }
   }
 }

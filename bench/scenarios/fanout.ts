@@ -3,6 +3,8 @@
  * then 200 readers. Keystroke-to-reader latency, and the server's CPU per delivered frame
  * (every keystroke is relayed to every reader twice: its doc update and its cursor).
  */
+import { ARRIVAL, lastClock, typeResult } from '../load/roles.js'
+import { sleep } from '../load/wait.js'
 import { waitIdle } from '../metrics.js'
 import { clusterRows, lag, recordCluster, serverNow, servicesInterval, target, withServer } from './harness.js'
 import type { Scenario } from './types.js'
@@ -12,8 +14,9 @@ export const fanout: Scenario = {
   title: 'Fan-out: one typist, many readers',
   describe: (p) =>
     `One room; one typist types ${p.fanout.edits} keystrokes at ${p.fanout.rate}/s (after ${p.fanout.warmup} unmeasured ones), each followed by a cursor move ` +
-    `(an awareness update), to ${p.fanout.readers.join(' and then ')} readers (all clients are stock providers in one ` +
-    `load process). Latency is from the typist handing the keystroke to its provider to each reader's doc holding it. ` +
+    `(an awareness update), to ${p.fanout.readers.join(' and then ')} readers (stock providers; the typist in a load process of its ` +
+    `own, the readers shared by ${p.fanout.readerProcesses} more). Latency is from the typist handing the keystroke to its provider ` +
+    `until the bytes that carry it reach the reader's process (${ARRIVAL}), on the machine's monotonic clock. ` +
     `Server CPU per frame = server CPU time during the typing / (keystrokes x readers x 2 frames).`,
   rows: (p) =>
     p.fanout.readers.flatMap((n) => [
@@ -29,18 +32,36 @@ export const fanout: Scenario = {
   timeoutMs: (p) => 60_000 + p.fanout.readers.length * ((p.fanout.edits + p.fanout.warmup) / p.fanout.rate) * 1000 * 2,
   async run(ctx) {
     const p = ctx.params.fanout
-    await withServer(ctx, this.timeoutMs(ctx.params), async (server, load) => {
+    const readerProcesses = p.readerProcesses
+    await withServer(ctx, this.timeoutMs(ctx.params), async (server, typistLoad, loads) => {
+      const readerLoads = loads.slice(1)
+      const { clientId } = await typistLoad.run('fanoutTypist', { ...target(server), room: 'fanout', timeoutMs: 30_000 }, 40_000)
+      // Keystrokes typed in one interval, timed at every reader of every process.
+      const type = async (edits: number) => {
+        await Promise.all(loads.map((l) => l.run('watchStart', undefined as never, 10_000)))
+        const { typed, typedMs } = await typistLoad.run('fanoutType', { edits, rate: p.rate }, 30_000 + (edits / p.rate) * 2000)
+        const targets = typed.map(lastClock)
+        const watched = await Promise.all(loads.map((l) => l.run('watchEnd', { targets, drainMs: 10_000 }, 20_000)))
+        return typeResult(typed, watched, typedMs)
+      }
       for (const readers of p.readers) {
-        await load.run('fanoutOpen', { ...target(server), room: 'fanout', readers, timeoutMs: 30_000 }, 40_000)
+        // Reader processes take equal shares, each opening its own at once.
+        await Promise.all(
+          readerLoads.map((l, i) =>
+            l.run('fanoutReaders', { ...target(server), room: 'fanout', readers: share(readers, readerProcesses, i), offset: i, typistId: clientId, timeoutMs: 30_000 }, 40_000),
+          ),
+        )
+        // Let the join-time awareness traffic settle before anything is measured.
+        await sleep(300)
         // Unmeasured keystrokes first: otherwise whichever server runs first in a repetition pays
         // for the load process's own cold start (one such run had a single 80 ms keystroke, which
         // at 50 readers is the whole p99).
-        await load.run('fanoutType', { edits: p.warmup, rate: p.rate, drainMs: 10_000 }, 30_000 + (p.warmup / p.rate) * 2000)
+        await type(p.warmup)
         await waitIdle(server.pids)
         await server.probe('lag-reset')
         const servicesUsed = await servicesInterval(server)
         const before = serverNow(server)
-        const typed = await load.run('fanoutType', { edits: p.edits, rate: p.rate, drainMs: 10_000 }, 30_000 + (p.edits / p.rate) * 2000)
+        const typed = await type(p.edits)
         const after = serverNow(server)
         const services = await servicesUsed()
         const cpu = after.cpuMs - before.cpuMs
@@ -62,6 +83,11 @@ export const fanout: Scenario = {
         const across = typed.across.count > 0 ? ` (across instances: p50 ${typed.across.p50.toFixed(2)} ms, p99 ${typed.across.p99.toFixed(2)} ms)` : ''
         ctx.log(`${readers} readers: p50 ${typed.latency.p50.toFixed(2)} ms, p99 ${typed.latency.p99.toFixed(2)} ms${across}, server ${cpu} ms CPU${extra}, lost ${m[`lost@${readers}`]}`)
       }
-    })
+    }, { loadProcesses: 1 + readerProcesses })
   },
+}
+
+/** Reader i's share of `readers` over `processes`: equal, the first ones taking what is left over. */
+function share(readers: number, processes: number, i: number): number {
+  return Math.floor(readers / processes) + (i < readers % processes ? 1 : 0)
 }

@@ -6,24 +6,28 @@ import { servicesDelta, type ServicesCpu, type ServicesSample } from '../servers
 import { cpuMs, memory } from '../metrics.js'
 import type { Row, RunContext } from './types.js'
 
+/**
+ * Starts the server and `loadProcesses` load processes (one unless a scenario spreads its clients),
+ * runs `body` with them, and tears everything down whatever happens.
+ */
 export async function withServer(
   ctx: RunContext,
   lifetimeMs: number,
-  body: (server: ServerUnderTest, load: LoadProcess) => Promise<void>,
-  nodeFlags: readonly string[] = [],
+  body: (server: ServerUnderTest, load: LoadProcess, loads: readonly LoadProcess[]) => Promise<void>,
+  options: { nodeFlags?: readonly string[]; loadProcesses?: number } = {},
 ): Promise<void> {
-  const server = await ServerUnderTest.start(ctx.def, ctx.tmpRoot, nodeFlags)
-  const load = new LoadProcess(lifetimeMs)
+  const server = await ServerUnderTest.start(ctx.def, ctx.tmpRoot, options.nodeFlags ?? [])
+  const loads = Array.from({ length: options.loadProcesses ?? 1 }, () => new LoadProcess(lifetimeMs))
   ctx.onAbort(() => {
-    load.kill()
+    for (const load of loads) load.kill()
     server.kill()
   })
   let failed = true
   try {
-    await body(server, load)
+    await body(server, loads[0]!, loads)
     failed = false
   } finally {
-    await load.end()
+    await Promise.all(loads.map((load) => load.end()))
     // After a failed run nothing more is read from the server or its data: it gets a few
     // seconds to exit, not the 15 s a restart allows (Hocuspocus, stalled in a replay, never
     // exits on SIGTERM and cost the suite 15 s each time).

@@ -93,6 +93,6 @@ export const memory: Scenario = {
         `prefill ${(filled.ms / 1000).toFixed(1)} s, base ${base.toFixed(0)} MB, ${m.perConnKB.toFixed(1)} KB per connection, ${m.perDocKB.toFixed(0)} KB per document ` +
           `(heap: ${m.heapPerConnKB.toFixed(1)} KB per connection, ${m.heapPerDocKB.toFixed(0)} KB per document)`,
       )
-    }, YOUNG_GENERATION)
+    }, { nodeFlags: YOUNG_GENERATION })
   },
 }

@@ -3,6 +3,7 @@
  * keystroke. Latency of each keystroke at the three other members of its room, the server's RSS
  * and CPU.
  */
+import { ARRIVAL } from '../load/roles.js'
 import { waitIdle } from '../metrics.js'
 import { clusterRows, lag, recordCluster, serverNow, servicesInterval, target, withServer } from './harness.js'
 import type { Scenario } from './types.js'
@@ -20,7 +21,7 @@ export const rooms: Scenario = {
       (r.turnMs > 0 ? `, the ${r.perRoom} members of a room taking turns of ${r.turnMs / 1000} s` : '') +
       `, for ${r.durationMs / 1000} s: ${typing * r.rate} keystrokes/s into the server and ` +
       `${typing * r.rate * (r.perRoom - 1) * 2} frames/s out of it. Latency is per keystroke per reader (the other ` +
-      `${r.perRoom - 1} members of the room).`
+      `${r.perRoom - 1} members of the room), until the bytes that carry it reach the load process (${ARRIVAL}).`
     )
   },
   rows: () => [
