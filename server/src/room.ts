@@ -13,6 +13,7 @@ import * as Y from 'yjs'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import { DocState, serverDoc } from './doc-state.js'
 import { refuseReusedIds } from './equivocation.js'
+import type { Committer } from './commit-turn.js'
 import { TandemError } from './errors.js'
 import type { Envelope, FanoutMessage } from './fanout/fanout.js'
 import type { Logger } from './log.js'
@@ -88,6 +89,11 @@ export interface RoomOptions {
   readonly onAppend?: (seconds: number, ok: boolean) => void
   /** Absent: no limits (tests of other behaviour). */
   readonly limits?: RoomLimits
+  /**
+   * Where the room asks to commit at the end of the turn, with the other rooms of the server in
+   * one store transaction (commit-turn.ts). Absent: a setImmediate of its own.
+   */
+  readonly commits?: { schedule(room: Committer): void }
 }
 
 /** The room's line to other instances: where its committed updates and presence go. */
@@ -166,6 +172,8 @@ export class Room {
   private taken: Map<number, number> | null = null
   /** Serialises commits and compactions: the store sees one call per room at a time. */
   private chain: Promise<void> = Promise.resolve()
+  /** Steps on the chain, queued or running: with none, the next one starts at once (onChain). */
+  private chained = 0
   /** Which stored sequence numbers the doc holds; compaction folds only up to `known`. */
   private readonly sequence: SequenceTracker
   private tail: number
@@ -521,14 +529,10 @@ export class Room {
    * the store fails (the tail is intact then).
    */
   settle(): Promise<void> {
-    const next = this.chain
-      .catch(() => {})
-      .then(async () => {
-        await this.commit()
-        if (!this.isDestroyed && this.pending.length === 0 && this.tail > 0) await this.compact()
-      })
-    this.chain = next
-    return next
+    return this.onChain(async () => {
+      await this.commit()
+      if (!this.isDestroyed && this.pending.length === 0 && this.tail > 0) await this.compact()
+    })
   }
 
   /**
@@ -932,16 +936,32 @@ export class Room {
     if (this.commitScheduled || this.isDestroyed) return
     this.commitScheduled = true
     // One commit per event-loop turn: every message read in this turn joins the same batch.
-    setImmediate(() => {
-      this.commitScheduled = false
-      this.enqueue().catch(() => {
-        // Logged in commit(); the batch is kept and retried.
-      })
+    if (this.options.commits) this.options.commits.schedule(this)
+    else setImmediate(() => this.commitNow())
+  }
+
+  /** The scheduled commit: called at the end of the turn (Committer). */
+  commitNow(): void {
+    this.commitScheduled = false
+    this.onChain(() => this.commit(), true).catch(() => {
+      // Logged in commit(); the batch is kept and retried.
     })
   }
 
   private enqueue(): Promise<void> {
-    const next = this.chain.catch(() => {}).then(() => this.commit())
+    return this.onChain(() => this.commit())
+  }
+
+  /**
+   * Runs `step` after every step before it. With `now` and nothing queued or running, it starts
+   * in this call: the scheduled commit's store append then happens inside the turn's group
+   * transaction, if any (commit-turn.ts).
+   */
+  private onChain(step: () => Promise<void>, now = false): Promise<void> {
+    const idle = this.chained === 0
+    this.chained++
+    const run = () => step().finally(() => this.chained--)
+    const next = now && idle ? run() : this.chain.catch(() => {}).then(run)
     this.chain = next
     return next
   }

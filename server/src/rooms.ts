@@ -4,6 +4,7 @@
  * leaves. A join that arrives during an unload waits for it and then loads afresh, so it never
  * sees a half-destroyed room nor races the final write.
  */
+import { CommitTurn } from './commit-turn.js'
 import { TandemError } from './errors.js'
 import type { Envelope, Fanout } from './fanout/fanout.js'
 import type { Logger } from './log.js'
@@ -41,7 +42,8 @@ export class Rooms {
   /** `fanout` connects rooms to the same documents on other instances; null on a single one. */
   constructor(store: Store, options: RoomsOptions, log: Logger, fanout: Fanout | null = null) {
     this.store = store
-    this.options = options
+    // The rooms of one store commit together, one transaction per turn where the store can.
+    this.options = options.commits ? options : { ...options, commits: new CommitTurn(store) }
     this.log = log
     this.fanout = fanout
     fanout?.onResume(() => {

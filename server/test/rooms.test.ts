@@ -3,9 +3,12 @@
  * afresh, a failed load writes nothing and can be retried.
  */
 import assert from 'node:assert/strict'
+import path from 'node:path'
+import Database from 'better-sqlite3'
 import { TandemError } from '../src/errors.js'
 import { silentLogger } from '../src/log.js'
 import { Rooms, type RoomsOptions } from '../src/rooms.js'
+import { SqliteStore } from '../src/store/sqlite.js'
 import { Cleanup } from './helpers/cleanup.js'
 import { Editor, RecordingPeer, textOf } from './helpers/peers.js'
 import { InstrumentedStore } from './helpers/stores.js'
@@ -262,4 +265,66 @@ test('9. when the last peer leaves, the stored tail is folded into a snapshot; a
   rooms.release(again)
   await again.flush()
   assert.equal(store.count('compact'), 1)
+})
+
+test('10. rooms written in one turn commit in one SQLite transaction; a room whose append fails alone relays nothing until a retry stores it', async (t) => {
+  const cleanup = new Cleanup(t)
+  const dir = cleanup.tempDir()
+  const store = SqliteStore.open(dir, { synchronous: 'normal' })
+  cleanup.add(() => store.close())
+  const rooms = new Rooms(store, { idleMs: 60_000, compactAfterUpdates: 1000, retryDelayMs: 5 }, silentLogger)
+  cleanup.add(() => rooms.closeAll())
+  // Which appends ran inside a group, and how many groups there were.
+  const group = store.group.bind(store)
+  const append = store.append.bind(store)
+  let groups = 0
+  let inGroup = false
+  const appends: Array<{ name: string; grouped: boolean }> = []
+  store.group = (run) => {
+    groups++
+    inGroup = true
+    try {
+      group(run)
+    } finally {
+      inGroup = false
+    }
+  }
+  store.append = (name, updates) => {
+    appends.push({ name, grouped: inGroup })
+    return append(name, updates)
+  }
+  // Document 'c' cannot be stored for now: its rows are refused.
+  const db = new Database(path.join(dir, 'tandem.sqlite'))
+  cleanup.add(() => db.close())
+  db.exec(`CREATE TRIGGER refuse_c BEFORE INSERT ON updates WHEN NEW.doc = 'c' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`)
+
+  const names = ['a', 'b', 'c']
+  const parts = await Promise.all(
+    names.map(async (name) => {
+      const room = await rooms.acquire(name)
+      const writer = new RecordingPeer()
+      const reader = new RecordingPeer()
+      room.join(writer)
+      room.join(reader)
+      const editor = new Editor()
+      cleanup.add(() => editor.destroy())
+      return { name, room, writer, reader, editor }
+    }),
+  )
+  // One turn: an edit in every room.
+  for (const p of parts) p.room.handle(p.writer, { kind: 'update', update: p.editor.insert(0, `text of ${p.name}`) })
+  const relayed = (p: (typeof parts)[number]) => textOf(p.reader.of('update').map((f) => f.update))
+  await waitFor(() => relayed(parts[0]!) !== '' && relayed(parts[1]!) !== '', { message: 'a and b were not relayed' })
+  assert.equal(groups, 1, 'one group for the turn')
+  assert.deepEqual(appends, names.map((name) => ({ name, grouped: true })))
+  assert.equal(relayed(parts[0]!), 'text of a')
+  assert.equal(relayed(parts[1]!), 'text of b')
+  assert.equal((await store.load('a'))?.updates.length, 1)
+
+  // 'c' was not stored, so its reader has nothing; its room retries on its own.
+  await waitFor(() => appends.filter((x) => x.name === 'c').length >= 3, { message: 'c did not retry' })
+  assert.equal(relayed(parts[2]!), '', 'relayed before it was stored')
+  db.exec('DROP TRIGGER refuse_c')
+  await waitFor(() => relayed(parts[2]!) === 'text of c', { message: 'c was not relayed once it could be stored' })
+  assert.equal(textOf((await store.load('c'))!.updates), 'text of c')
 })

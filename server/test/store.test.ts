@@ -80,6 +80,56 @@ test('sqlite store: compaction gives the freed pages back; the file does not kee
   assert.ok(size < 100 * 1024, `${size} bytes on disk after compacting 4 MB into 4 KB`)
 })
 
+/** A trigger, made through a second connection, that refuses every row for document `doc`. */
+function refuseRowsOf(file: string, doc: string): void {
+  const db = new Database(file)
+  try {
+    db.exec(`CREATE TRIGGER refuse_${doc} BEFORE INSERT ON updates WHEN NEW.doc = '${doc}' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`)
+  } finally {
+    db.close()
+  }
+}
+
+test('sqlite store: appends in one group commit together, and settle only once it has committed', async (t) => {
+  const cleanup = new Cleanup(t)
+  const dir = cleanup.tempDir()
+  const store = SqliteStore.open(dir, { synchronous: 'normal' })
+  cleanup.add(() => store.close())
+  await store.append('a', [u(1)])
+  refuseRowsOf(path.join(dir, 'tandem.sqlite'), 'bad')
+
+  // One append of the group fails by itself: the others commit, and it alone rejects.
+  const settled: string[] = []
+  let a!: Promise<number>, b!: Promise<number>, bad!: Promise<number>
+  store.group(() => {
+    a = store.append('a', [u(2), u(3)])
+    bad = store.append('bad', [u(9)])
+    b = store.append('b', [u(4)])
+    for (const [name, p] of [['a', a], ['b', b], ['bad', bad]] as const) p.then(() => settled.push(name), () => settled.push(`${name} failed`))
+  })
+  assert.deepEqual(await a, 3)
+  assert.deepEqual(await b, 1)
+  await assert.rejects(bad, /refused by the test/)
+  assert.deepEqual(settled.sort(), ['a', 'b', 'bad failed'])
+  assert.deepEqual((await store.load('a'))?.updates.map((x) => Array.from(x)), [[1], [2], [3]])
+  assert.deepEqual((await store.load('b'))?.updates.map((x) => Array.from(x)), [[4]])
+  assert.equal(await store.load('bad'), null)
+
+  // The whole transaction fails (here: what runs in the group throws after two appends): both
+  // appends reject, though each had succeeded on its own, and nothing of them is stored.
+  let c!: Promise<number>, d!: Promise<number>
+  store.group(() => {
+    c = store.append('a', [u(5)])
+    d = store.append('d', [u(6)])
+    throw new Error('the group fails')
+  })
+  await assert.rejects(c, /the group fails/)
+  await assert.rejects(d, /the group fails/)
+  assert.deepEqual((await store.load('a'))?.updates.map((x) => Array.from(x)), [[1], [2], [3]])
+  assert.equal(await store.load('d'), null)
+  assert.equal(await store.append('a', [u(7)]), 4, 'sequence numbers go on from what was committed')
+})
+
 /**
  * Two PostgresStore instances (two pools, as two servers) append at once, each batching its own
  * appends into shared statements: to documents only one of them writes, to documents both write

@@ -33,6 +33,9 @@ export class SqliteStore implements Store {
   private readonly appendTx: (name: string, updates: readonly Uint8Array[]) => number
   private readonly compactTx: (name: string, snapshot: Uint8Array, upTo: number) => void
   private readonly loadTx: (name: string, after: number) => StoredDoc | null
+  private readonly groupTx: (appends: () => void) => void
+  /** Inside group(): the appends made so far, waiting for its transaction to commit. */
+  private grouped: Array<{ resolve: () => void; reject: (err: unknown) => void }> | null = null
 
   /** Opens (creating when missing) `tandem.sqlite` in `dir`. */
   static open(dir: string, options: SqliteOptions): SqliteStore {
@@ -54,6 +57,8 @@ export class SqliteStore implements Store {
     this.db.exec(schema)
     const stmt = (this.stmt = prepare(this.db))
 
+    // Inside group()'s transaction, better-sqlite3 runs this one as a savepoint: a failed append
+    // rolls back only itself.
     this.appendTx = this.db.transaction((name: string, updates: readonly Uint8Array[]) => {
       let seq = lastSeq(stmt, name)
       for (const data of updates) stmt.insertUpdate.run(name, ++seq, data)
@@ -68,6 +73,8 @@ export class SqliteStore implements Store {
       stmt.putSnapshot.run(name, upTo, snapshot)
       stmt.deleteUpTo.run(name, upTo)
     })
+
+    this.groupTx = this.db.transaction((appends: () => void) => appends())
 
     // A read transaction so the snapshot and the tail come from one consistent state.
     this.loadTx = this.db.transaction((name: string, after: number): StoredDoc | null => {
@@ -90,7 +97,25 @@ export class SqliteStore implements Store {
   }
 
   async append(name: string, updates: readonly Uint8Array[]): Promise<number> {
-    return this.appendTx(name, updates)
+    const last = this.appendTx(name, updates)
+    // Inside group(), the rows are durable only once its transaction commits.
+    const group = this.grouped
+    if (group) await new Promise<void>((resolve, reject) => group.push({ resolve, reject }))
+    return last
+  }
+
+  group(appends: () => void): void {
+    const waiting: NonNullable<typeof this.grouped> = []
+    this.grouped = waiting
+    try {
+      this.groupTx(appends)
+    } catch (err) {
+      for (const append of waiting) append.reject(err)
+      return
+    } finally {
+      this.grouped = null
+    }
+    for (const append of waiting) append.resolve()
   }
 
   async compact(name: string, snapshot: Uint8Array, upTo: number): Promise<void> {

@@ -27,6 +27,13 @@ export interface Store {
    */
   append(name: string, updates: readonly Uint8Array[]): Promise<number>
   /**
+   * Optional: runs `appends`, which calls append() for several documents, as one transaction.
+   * Each of those appends still settles on its own: rejected at once if it fails by itself, and
+   * otherwise only once the whole transaction has committed (rejected if that fails). A store
+   * without it commits each append by itself (commit-turn.ts).
+   */
+  group?(appends: () => void): void
+  /**
    * Replaces every update with seq <= upTo by `snapshot`, which must contain all of them. Must be
    * crash-safe: after a crash at any point, load() returns either the old or the new form.
    */
