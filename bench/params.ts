@@ -7,7 +7,8 @@ export interface Params {
    * `readerProcesses`: load processes the readers are spread over (the typist has its own).
    */
   readonly fanout: { readonly readers: readonly number[]; readonly edits: number; readonly rate: number; readonly warmup: number; readonly readerProcesses: number }
-  readonly rooms: { readonly rooms: number; readonly perRoom: number; readonly rate: number; readonly turnMs: number; readonly durationMs: number }
+  /** `warmupMs`: typing before the measured `durationMs`, discarded (see rooms.ts). */
+  readonly rooms: { readonly rooms: number; readonly perRoom: number; readonly rate: number; readonly turnMs: number; readonly durationMs: number; readonly warmupMs: number }
   readonly replay: { readonly updates: number }
   readonly storm: { readonly rooms: number; readonly perRoom: number; readonly edits: number }
   readonly memory: { readonly idle: number; readonly docs: number; readonly docUpdates: number }
@@ -16,7 +17,7 @@ export interface Params {
 export const FULL: Params = {
   reps: 3,
   fanout: { readers: [50, 200], edits: 100, rate: 20, warmup: 20, readerProcesses: 2 },
-  rooms: { rooms: 500, perRoom: 4, rate: 5, turnMs: 2000, durationMs: 8_000 },
+  rooms: { rooms: 500, perRoom: 4, rate: 5, turnMs: 2000, durationMs: 8_000, warmupMs: 1000 },
   replay: { updates: 259_778 },
   storm: { rooms: 100, perRoom: 10, edits: 100 },
   memory: { idle: 1000, docs: 50, docUpdates: 5000 },
@@ -25,7 +26,7 @@ export const FULL: Params = {
 export const QUICK: Params = {
   reps: 1,
   fanout: { readers: [50, 200], edits: 40, rate: 20, warmup: 10, readerProcesses: 2 },
-  rooms: { rooms: 100, perRoom: 4, rate: 5, turnMs: 1000, durationMs: 4_000 },
+  rooms: { rooms: 100, perRoom: 4, rate: 5, turnMs: 1000, durationMs: 4_000, warmupMs: 500 },
   replay: { updates: 20_000 },
   storm: { rooms: 30, perRoom: 10, edits: 50 },
   memory: { idle: 200, docs: 10, docUpdates: 5000 },
