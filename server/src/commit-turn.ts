@@ -3,12 +3,11 @@
  * in the same store transaction, when the store can group appends (SQLite).
  *
  * A room stores what it took in a turn as one append, and relays it only once that append is
- * durable. With hundreds of rooms busy at once, that was one SQLite transaction per room per
- * turn, each with its own WAL write and lock round; the transactions took as long as every
- * socket write of the turn together (many-rooms profile). One transaction for all of them
- * writes each page once per turn. Each room still learns of its own append's fate: a failed
- * append rolls back only itself, a failed commit fails every room in it, and each retries on
- * its own (Room.commit).
+ * durable. With many rooms busy at once, that was one transaction per room per turn, and with
+ * SQLITE_SYNCHRONOUS=full one fsync each: 100 rooms written in one turn took 21-29 ms to store
+ * and relay, against 4 ms as one transaction (with the default `normal`, about even). Each room
+ * still learns of its own append's fate: a failed append rolls back only itself, a failed
+ * commit fails every room in it, and each retries on its own (Room.commit).
  */
 import type { Store } from './store/store.js'
 
