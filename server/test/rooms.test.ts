@@ -4,12 +4,12 @@
  */
 import assert from 'node:assert/strict'
 import path from 'node:path'
-import Database from 'better-sqlite3'
 import { TandemError } from '../src/errors.js'
 import { silentLogger } from '../src/log.js'
 import { Rooms, type RoomsOptions } from '../src/rooms.js'
 import { SqliteStore } from '../src/store/sqlite.js'
 import { Cleanup } from './helpers/cleanup.js'
+import { refuseRowsOf } from './helpers/sqlite.js'
 import { Editor, RecordingPeer, textOf } from './helpers/peers.js'
 import { InstrumentedStore } from './helpers/stores.js'
 import { deferred, turns, waitFor } from './helpers/wait.js'
@@ -294,9 +294,7 @@ test('10. rooms written in one turn commit in one SQLite transaction; a room who
     return append(name, updates)
   }
   // Document 'c' cannot be stored for now: its rows are refused.
-  const db = new Database(path.join(dir, 'tandem.sqlite'))
-  cleanup.add(() => db.close())
-  db.exec(`CREATE TRIGGER refuse_c BEFORE INSERT ON updates WHEN NEW.doc = 'c' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`)
+  const acceptC = refuseRowsOf(path.join(dir, 'tandem.sqlite'), 'c')
 
   const names = ['a', 'b', 'c']
   const parts = await Promise.all(
@@ -324,7 +322,7 @@ test('10. rooms written in one turn commit in one SQLite transaction; a room who
   // 'c' was not stored, so its reader has nothing; its room retries on its own.
   await waitFor(() => appends.filter((x) => x.name === 'c').length >= 3, { message: 'c did not retry' })
   assert.equal(relayed(parts[2]!), '', 'relayed before it was stored')
-  db.exec('DROP TRIGGER refuse_c')
+  acceptC()
   await waitFor(() => relayed(parts[2]!) === 'text of c', { message: 'c was not relayed once it could be stored' })
   assert.equal(textOf((await store.load('c'))!.updates), 'text of c')
 })

@@ -7,6 +7,7 @@ import { MemoryStore } from '../src/store/memory.js'
 import { SqliteStore } from '../src/store/sqlite.js'
 import { PostgresStore } from '../src/store/postgres.js'
 import { Cleanup } from './helpers/cleanup.js'
+import { refuseRowsOf } from './helpers/sqlite.js'
 import { dropSchema, needs, POSTGRES_URL, uniqueSchema } from './helpers/services.js'
 import { test } from './helpers/test.js'
 import { storeContract } from './store-contract.js'
@@ -79,16 +80,6 @@ test('sqlite store: compaction gives the freed pages back; the file does not kee
   }
   assert.ok(size < 100 * 1024, `${size} bytes on disk after compacting 4 MB into 4 KB`)
 })
-
-/** A trigger, made through a second connection, that refuses every row for document `doc`. */
-function refuseRowsOf(file: string, doc: string): void {
-  const db = new Database(file)
-  try {
-    db.exec(`CREATE TRIGGER refuse_${doc} BEFORE INSERT ON updates WHEN NEW.doc = '${doc}' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`)
-  } finally {
-    db.close()
-  }
-}
 
 test('sqlite store: appends in one group commit together, and settle only once it has committed', async (t) => {
   const cleanup = new Cleanup(t)
