@@ -61,9 +61,8 @@ export class Load {
   // ---- 1. Fan-out --------------------------------------------------------------------------
   //
   // The fan-out spreads its clients over several load processes: one holds the typist, the others
-  // share the readers. In one process a reader's frames wait while the process decodes those of
-  // every reader before it, and that queue, not the server, was most of the latency at 200
-  // readers; on a real network every reader has a machine of its own.
+  // share the readers, so that each process has fewer readers' frames to decode (arrival.ts says
+  // why that queue must stay out of the latency).
 
   /** The typist of the fan-out room. On a cluster it is on the first instance. */
   async fanoutTypist(a: Target & { room: string; timeoutMs: number }): Promise<{ clientId: number }> {
