@@ -69,19 +69,13 @@ export class StampedWebSocket extends WebSocket {
     ;(WebSocket.prototype as unknown as { setSocket(s: Duplex, h: Buffer, o: object): void }).setSocket.call(this, socket, headBytes, options)
     const decodeData = socket.listeners('data') as OnData[]
     socket.removeAllListeners('data')
-    // This socket's chunks still in the inbox (and some already decoded, dropped as it reads).
-    const pending: Chunk[] = []
     socket.on('data', (data: Buffer) => {
-      const chunk: Chunk = { ws: this, socket, data, at: clock(), decode: decodeData, done: false }
-      inbox.push(chunk)
-      while (pending.length > 0 && pending[0]!.done) pending.shift()
-      pending.push(chunk)
+      inbox.push({ ws: this, socket, data, at: clock(), decode: decodeData, done: false })
       schedule()
     })
     // What was read before the socket ended is decoded before ws handles the end, in order.
     const catchUp = () => {
-      for (const chunk of pending) if (!chunk.done) decode(chunk)
-      pending.length = 0
+      for (let i = head; i < inbox.length; i++) if (inbox[i]!.socket === socket && !inbox[i]!.done) decode(inbox[i]!)
     }
     socket.prependListener('end', catchUp)
     socket.prependListener('close', catchUp)
