@@ -69,8 +69,6 @@ export class Connection {
   private readonly ws: WebSocket
   /** The stream under `ws`: messages are written to it framed by us (see send and ws-frame.ts). */
   private readonly socket: Duplex | null
-  /** What send() was given since cork(), written at flush(); null when not corked. */
-  private held: Uint8Array[] | null = null
   private readonly limits: ConnectionLimits | null
   private readonly budget: RateBudget | null
   /** Counts the frames on `socket` that are not messages (see FrameCounter). */
@@ -218,28 +216,26 @@ export class Connection {
   }
 
   /**
-   * Holds what send() is given until flush(), which writes it all at once: as one buffer shared
-   * with every peer given the same messages (see joinedFrames), or else corked, one system call.
+   * Sends several messages in one write: as one buffer, built once for every peer handed the
+   * same list (see joinedFrames), or else corked, one system call.
    */
-  cork(): void {
-    if (!this.socket || this.held !== null) return
-    this.held = []
-  }
-
-  flush(): void {
-    const held = this.held
-    if (held === null) return
-    this.held = null
-    const socket = this.socket!
-    if (held.length === 0 || this.closing) return
-    if (held.length === 1) return this.write(socket, held[0]!)
-    const whole = joinedFrames(held)
+  sendMany(messages: readonly Uint8Array[]): void {
+    const socket = this.socket
+    if (socket === null) {
+      for (const message of messages) this.send(message)
+      return
+    }
+    if (!this.writable()) return
+    const whole = joinedFrames(messages)
     if (whole !== null) socket.write(whole)
     else {
       socket.cork()
-      for (const message of held) this.write(socket, message)
+      for (const message of messages) this.write(socket, message)
       socket.uncork()
     }
+    let bytes = 0
+    for (const message of messages) bytes += message.length
+    this.sent(messages.length, bytes)
   }
 
   /** Writes a message's frame to the socket (see ws-frame.ts). */
@@ -255,24 +251,35 @@ export class Connection {
   }
 
   send(frame: Uint8Array): void {
-    if (this.closing || this.ws.readyState !== WebSocket.OPEN) return
-    // A client that does not read: close it rather than buffer for it without end. It resyncs
-    // from scratch when it comes back, so nothing is lost by dropping what it did not read.
+    if (!this.writable()) return
+    const socket = this.socket
+    if (socket === null) this.ws.send(frame)
+    // Framed here, once for all the peers a message goes to (see ws-frame.ts).
+    else this.write(socket, frame)
+    this.sent(1, frame.length)
+  }
+
+  /**
+   * Whether anything may be sent. A client that does not read is closed rather than buffered
+   * for without end: it resyncs from scratch when it comes back, so nothing is lost by
+   * dropping what it did not read.
+   */
+  private writable(): boolean {
+    if (this.closing || this.ws.readyState !== WebSocket.OPEN) return false
     if (this.limits && this.ws.bufferedAmount > this.limits.maxBufferedBytes) {
       this.fail(new TandemError('SLOW_READER', 'the client is not reading fast enough'))
       const ws = this.ws
       this.later(1000, () => ws.terminate())
-      return
+      return false
     }
-    const socket = this.socket
-    if (socket === null) this.ws.send(frame)
-    else if (this.held !== null) this.held.push(frame)
-    // Framed here, once for all the peers a message goes to (see ws-frame.ts).
-    else this.write(socket, frame)
+    return true
+  }
+
+  private sent(messages: number, bytes: number): void {
     this.lastSentAt = Date.now()
     if (this.metrics) {
-      this.metrics.messagesOut++
-      this.metrics.bytesOut += frame.length
+      this.metrics.messagesOut += messages
+      this.metrics.bytesOut += bytes
     }
   }
 

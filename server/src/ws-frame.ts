@@ -62,35 +62,31 @@ export function binaryFrame(message: Uint8Array): Buffer | null {
   return frame
 }
 
-/** One step of the cache of joined frames: the sequences that continue with a message. */
-interface Joined {
-  next: WeakMap<Uint8Array, Joined> | null
-  frame: Buffer | null
-}
-const joined = new WeakMap<Uint8Array, Joined>()
+// Keyed by the list: the room hands every peer that gets the same messages in one delivery the
+// same list (Room.deliver). Null for a list with a message past COPY_MAX_BYTES.
+const joined = new WeakMap<readonly Uint8Array[], Buffer | null>()
 
 /**
- * Several messages' frames in one buffer, made once per sequence of messages: a keystroke and
- * the cursor after it go to every reader of a room as the same two messages, so every reader
- * gets the same bytes, one write each. Null when a message is past COPY_MAX_BYTES.
+ * Several messages' frames in one buffer, made once per list of messages: a keystroke and the
+ * cursor after it go to every reader of a room as one list, so every reader gets the same
+ * bytes, one write each. Null when a message is past COPY_MAX_BYTES.
  */
 export function joinedFrames(messages: readonly Uint8Array[]): Buffer | null {
-  let node: Joined | undefined
+  let whole = joined.get(messages)
+  if (whole !== undefined) return whole
+  whole = join(messages)
+  joined.set(messages, whole)
+  return whole
+}
+
+function join(messages: readonly Uint8Array[]): Buffer | null {
+  let size = 0
   for (const message of messages) {
     if (message.length > COPY_MAX_BYTES) return null
-    // The map of what follows is made only when a sequence goes on past this message.
-    const map: WeakMap<Uint8Array, Joined> = node === undefined ? joined : (node.next ??= new WeakMap())
-    node = map.get(message)
-    if (node === undefined) map.set(message, (node = { next: null, frame: null }))
+    size += binaryFrame(message)!.length
   }
-  if (node === undefined) return null
-  if (node.frame === null) {
-    let size = 0
-    for (const message of messages) size += binaryFrame(message)!.length
-    const frame = Buffer.allocUnsafe(size)
-    let at = 0
-    for (const message of messages) at += binaryFrame(message)!.copy(frame, at)
-    node.frame = frame
-  }
-  return node.frame
+  const whole = Buffer.allocUnsafe(size)
+  let at = 0
+  for (const message of messages) at += binaryFrame(message)!.copy(whole, at)
+  return whole
 }

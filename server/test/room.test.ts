@@ -120,11 +120,12 @@ test('3. group commit: updates handled in one turn are one append, each relayed 
   assert.equal(ctext, room.text())
 })
 
-test('3b. a batch goes out peer by peer, each peer\'s frames in one corked write before the next peer\'s', async (t) => {
+test('3b. a batch goes out peer by peer, each peer\'s frames in one write before the next peer\'s, one list for the peers that get the same', async (t) => {
   const { room, editor } = await setup(t)
   // Frame by frame, the first reader would wait for every other reader's frames to be written.
   const log: string[] = []
-  class FlushedPeer extends RecordingPeer {
+  const lists: Array<readonly Uint8Array[]> = []
+  class ManyPeer extends RecordingPeer {
     constructor(readonly label: string) {
       super()
     }
@@ -132,22 +133,23 @@ test('3b. a batch goes out peer by peer, each peer\'s frames in one corked write
       super.send(frame)
       log.push(`${this.label} send`)
     }
-    cork(): void {
-      log.push(`${this.label} cork`)
-    }
-    flush(): void {
-      log.push(`${this.label} flush`)
+    sendMany(frames: readonly Uint8Array[]): void {
+      for (const frame of frames) super.send(frame)
+      log.push(`${this.label} sendMany ${frames.length}`)
+      lists.push(frames)
     }
   }
-  const [a, b, c] = ['a', 'b', 'c'].map((label) => new FlushedPeer(label)) as [FlushedPeer, FlushedPeer, FlushedPeer]
-  for (const p of [a, b, c]) room.join(p)
+  const [a, b, c, d] = ['a', 'b', 'c', 'd'].map((label) => new ManyPeer(label)) as [ManyPeer, ManyPeer, ManyPeer, ManyPeer]
+  for (const p of [a, b, c, d]) room.join(p)
   await room.flush()
   log.length = 0
   room.handle(a, { kind: 'update', update: editor(1).insert(0, 'x') })
   room.handle(b, { kind: 'update', update: editor(2).insert(0, 'y') })
   await room.flush()
-  // One frame goes as it is; two or more are corked into one write.
-  assert.deepEqual(log, ['a send', 'b send', 'c cork', 'c send', 'c send', 'c flush'])
+  // One frame goes as it is; two or more in one write. c and d get the same frames: one list.
+  assert.deepEqual(log, ['a send', 'b send', 'c sendMany 2', 'd sendMany 2'])
+  assert.equal(lists[0], lists[1], 'c and d were handed the same list')
+  for (const p of [c, d]) assert.equal(textOf(p.of('update').map((f) => f.update)).length, 2, 'both updates')
 })
 
 test('3c. a peer that leaves while a batch is being sent to it (a slow reader closed): the others get exactly their frames', async (t) => {

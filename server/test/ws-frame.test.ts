@@ -1,7 +1,7 @@
 /**
  * Messages framed by Tandem itself (ws-frame.ts) rather than by ws.send: a stock ws client on a
  * real socket must read every size (each length encoding, either side of the copy limit), frames
- * sent together in one corked write, and one message framed once and sent to several sockets.
+ * sent together in one write, and one message framed once and sent to several sockets.
  */
 import assert from 'node:assert/strict'
 import type http from 'node:http'
@@ -55,25 +55,22 @@ test('2. frames sent together leave joined in one buffer (corked when one is lar
   const update = new Uint8Array([0, 2, 1, 2, 3])
   const cursor = new Uint8Array(300).fill(7)
   const large = new Uint8Array(COPY_MAX_BYTES + 1).fill(9)
+  // One list for every socket, as the room hands it to every peer of a delivery.
+  const pair = [update, cursor]
+  // A message too large to copy: this pair goes corked instead of joined.
+  const withLarge = [large, update]
   for (const conn of connections) {
-    conn.cork()
-    conn.send(update)
-    conn.send(cursor)
-    conn.flush()
-    // A message too large to copy: the pair goes corked instead of joined.
-    conn.cork()
-    conn.send(large)
-    conn.send(update)
-    conn.flush()
+    conn.sendMany(pair)
+    conn.sendMany(withLarge)
   }
   await waitFor(() => received.every((got) => got.length === 4), { message: 'not every client got all four frames' })
   for (const got of received) assert.deepEqual(got, [update, cursor, large, update])
   assert.equal(binaryFrame(update), binaryFrame(update), 'framed once, not per socket')
-  const pair = joinedFrames([update, cursor])
-  assert.equal(joinedFrames([update, cursor]), pair, 'a pair joined once for every socket')
-  assert.deepEqual(pair, Buffer.concat([binaryFrame(update)!, binaryFrame(cursor)!]))
-  assert.notEqual(joinedFrames([cursor, update]), pair, 'another order is another sequence')
-  assert.equal(joinedFrames([large, update]), null)
+  const joined = joinedFrames(pair)
+  assert.equal(joinedFrames(pair), joined, 'a list joined once for every socket')
+  assert.deepEqual(joined, Buffer.concat([binaryFrame(update)!, binaryFrame(cursor)!]))
+  assert.deepEqual(joinedFrames([cursor, update]), Buffer.concat([binaryFrame(cursor)!, binaryFrame(update)!]), 'another order, other bytes')
+  assert.equal(joinedFrames(withLarge), null)
 })
 
 test('3. headers: the shortest length encoding RFC 6455 allows, never masked', () => {
