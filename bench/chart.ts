@@ -11,6 +11,7 @@ const COLORS: Record<ServerName, string> = {
   hocuspocus: '#2ca02c',
   'tandem-pg': '#9467bd',
   'tandem-cluster': '#d62728',
+  'tandem-base': '#7f7f7f',
 }
 
 export function latencyChart(results: Results, m: Medians): string | null {

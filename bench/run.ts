@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [--only fanout,replay] [--servers tandem,ywebsocket] [--reps N]`
+ * `npm run bench [-- --quick] [--only fanout,replay] [--servers tandem,ywebsocket] [--reps N] [--baseline REV]`
  *
  * Runs every scenario against every server, each server in its own process with its own temp
  * data dir, driven by a separate load process. Servers are interleaved within each repetition
@@ -12,6 +12,7 @@ import path from 'node:path'
 import { execFileSync } from 'node:child_process'
 import { parseArgs } from 'node:util'
 import { traceCache } from './load/trace.js'
+import { buildBaseline } from './servers/baseline.js'
 import { buildServers } from './servers/build.js'
 import { FULL, QUICK, type Params } from './params.js'
 import { writeReport, type RunRecord } from './report.js'
@@ -26,6 +27,7 @@ const { values } = parseArgs({
     only: { type: 'string' },
     servers: { type: 'string' },
     reps: { type: 'string' },
+    baseline: { type: 'string' },
   },
 })
 
@@ -33,6 +35,9 @@ const base: Params = values.quick ? QUICK : FULL
 const params: Params = values.reps ? { ...base, reps: Number(values.reps) } : base
 const servers = (values.servers?.split(',') ?? [...DEFAULT_SERVERS]) as ServerName[]
 for (const s of servers) if (!SERVER_NAMES.includes(s)) usage(`unknown server ${s}; one of ${SERVER_NAMES.join(', ')}`)
+// --baseline REV runs Tandem at REV beside the current Tandem, right after it in every repetition's order.
+if (values.baseline !== undefined && !servers.includes('tandem-base')) servers.splice(servers.indexOf('tandem') + 1, 0, 'tandem-base')
+if (servers.includes('tandem-base') && values.baseline === undefined) usage('tandem-base is Tandem at another commit: name it with --baseline REV')
 const only = values.only?.split(',')
 const scenarios = SCENARIOS.filter((s) => !only || only.includes(s.name))
 if (only) for (const name of only) if (!SCENARIOS.some((s) => s.name === name)) usage(`unknown scenario ${name}; one of ${SCENARIOS.map((s) => s.name).join(', ')}`)
@@ -53,6 +58,13 @@ const t0 = performance.now()
 const elapsed = () => `${((performance.now() - t0) / 1000).toFixed(0)}s`.padStart(5)
 
 buildServers()
+if (values.baseline !== undefined) {
+  try {
+    console.log(`Baseline: Tandem at ${buildBaseline(values.baseline)}`)
+  } catch (err) {
+    usage(`--baseline ${values.baseline}: ${(err as Error).message.split('\n')[0]}`)
+  }
+}
 const trace = traceCache(path.join(REPO, 'bench/tmp/trace'), [params.replay.updates, params.memory.docUpdates])
 const records: RunRecord[] = []
 

@@ -1,18 +1,20 @@
 /**
  * The servers under test: how each is launched, and where its clients connect. All listen on
  * 127.0.0.1 with their default durability settings. The default run compares the three servers;
- * the cluster entries (Tandem on Postgres + Redis, one instance or two) are chosen by name.
+ * the cluster entries (Tandem on Postgres + Redis, one instance or two) are chosen by name, and
+ * `tandem-base` (Tandem at another commit) comes with --baseline.
  */
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { SERVER_ENTRY } from '../../scripts/server-build.js'
+import { BASELINE_ENTRY } from './baseline.js'
 import { compiled } from './build.js'
 import { ClusterServices, type ServicesSample } from './cluster.js'
 import type { ProbeReply, ProbeRequest } from './probe.js'
 import { REPO, ServerProcess, type LaunchSpec, type StopResult } from './process.js'
 
-export const SERVER_NAMES = ['tandem', 'ywebsocket', 'hocuspocus', 'tandem-pg', 'tandem-cluster'] as const
+export const SERVER_NAMES = ['tandem', 'ywebsocket', 'hocuspocus', 'tandem-pg', 'tandem-cluster', 'tandem-base'] as const
 export type ServerName = (typeof SERVER_NAMES)[number]
 /** What `npm run bench` runs without --servers. */
 export const DEFAULT_SERVERS: readonly ServerName[] = ['tandem', 'ywebsocket', 'hocuspocus']
@@ -95,6 +97,16 @@ export const SERVERS: Record<ServerName, ServerDef> = {
       portLine: /listening on port (\d+)/,
     },
     url: (port) => `ws://${HOST}:${port}`,
+  },
+  // Built by --baseline (baseline.ts); otherwise absent.
+  'tandem-base': {
+    name: 'tandem-base',
+    label: 'Tandem baseline (SQLite)',
+    short: 'Baseline',
+    client: 'y-websocket',
+    launch: { ...TANDEM_LAUNCH, script: BASELINE_ENTRY },
+    cluster: null,
+    url: tandemUrl,
   },
   // The same store and fan-out path as the cluster below, on one instance: the fair "one".
   'tandem-pg': {
