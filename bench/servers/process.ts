@@ -11,6 +11,7 @@ import type { ProbeReply, ProbeRequest } from './probe.js'
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const PROBE = path.join(REPO, 'bench/tmp/servers/probe.js')
+const RELAY_TRACE = path.join(REPO, 'bench/tmp/servers/relay-trace.js')
 
 export interface LaunchSpec {
   /** The script to run with node (after tsx and the probe are imported). */
@@ -68,6 +69,8 @@ export class ServerProcess {
   ): Promise<ServerProcess> {
     // BENCH_SERVER_FLAGS adds node flags to every server, e.g. "--cpu-prof --cpu-prof-dir=bench/tmp/prof".
     const extra = process.env.BENCH_SERVER_FLAGS?.split(' ').filter(Boolean) ?? []
+    // BENCH_RELAY_TRACE=<dir> times each server's relays from the inside (relay-trace.ts).
+    if (process.env.BENCH_RELAY_TRACE) extra.push('--import', RELAY_TRACE)
     const child = spawn(process.execPath, [...nodeFlags, ...extra, '--expose-gc', '--import', PROBE, spec.script], {
       cwd: REPO,
       env: { ...process.env, ...spec.env(port, dataDir), ...extraEnv },

@@ -1,0 +1,41 @@
+/**
+ * `node --import tsx bench/relay-trace.ts <dir>`: what the relay trace (servers/relay-trace.ts)
+ * recorded, per server process: for each common burst size (a fan-out keystroke relayed to 50,
+ * then to 200 readers), the median over bursts of the time from the burst's first read to its
+ * first write, its middle write, its last write, and to each mark.
+ *
+ * BENCH_RELAY_TRACE=bench/tmp/relay npm run bench -- --only fanout --reps 1
+ */
+import fs from 'node:fs'
+import path from 'node:path'
+
+interface Burst {
+  reads: number
+  writes: number[]
+  marks: Record<string, number>
+}
+
+const dir = process.argv[2]
+if (!dir) throw new Error('usage: bench/relay-trace.ts <dir>')
+for (const name of fs.readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
+  const { argv, bursts } = JSON.parse(fs.readFileSync(path.join(dir, name), 'utf8')) as { argv: string[]; bursts: Burst[] }
+  console.log(`${name}: ${argv.find((a) => a.endsWith('.js') && !a.includes('probe') && !a.includes('relay-trace')) ?? argv.join(' ')}`)
+  const bySize = new Map<number, Burst[]>()
+  for (const b of bursts) if (b.writes.length > 0) bySize.set(b.writes.length, [...(bySize.get(b.writes.length) ?? []), b])
+  // Sizes that recur: one keystroke's relay, not the joins, the warm-up's odd bursts or the end.
+  for (const [size, of] of [...bySize].filter(([, v]) => v.length >= 10).sort((a, b) => a[0] - b[0])) {
+    const cols: Array<[string, (b: Burst) => number | undefined]> = [
+      ['first write', (b) => b.writes[0]],
+      ['middle write', (b) => b.writes[b.writes.length >> 1]],
+      ['last write', (b) => b.writes.at(-1)],
+      ...[...new Set(of.flatMap((b) => Object.keys(b.marks)))].map((m): [string, (b: Burst) => number | undefined] => [m, (b) => b.marks[m]]),
+    ]
+    const cells = cols.map(([label, get]) => `${label} ${median(of.map(get).filter((v): v is number => v !== undefined)).toFixed(3)}`)
+    console.log(`  ${size} writes (${of.length} bursts, reads ${median(of.map((b) => b.reads))}): ${cells.join(', ')} ms`)
+  }
+}
+
+function median(values: number[]): number {
+  const sorted = values.slice().sort((a, b) => a - b)
+  return sorted[sorted.length >> 1] ?? NaN
+}
