@@ -39,8 +39,8 @@ export interface Peer {
   /**
    * Sends several frames in one write and one TCP segment (a keystroke and the cursor after it,
    * a sync step and presence); a peer without it is sent them one by one. Every peer that gets
-   * the same frames in one delivery is handed the same list, so a connection can build that
-   * write once for all of them (ws-frame.ts).
+   * the same frames in one delivery is handed the same list, never changed afterwards, so a
+   * connection can build that write once for all of them (ws-frame.ts).
    */
   sendMany?(frames: readonly Uint8Array[]): void
 }

@@ -63,7 +63,8 @@ export function binaryFrame(message: Uint8Array): Buffer | null {
 }
 
 // Keyed by the list: the room hands every peer that gets the same messages in one delivery the
-// same list (Room.deliver). Null for a list with a message past COPY_MAX_BYTES.
+// same list (Room.deliver), and never changes a list it has handed out. Null for a list with a
+// message past COPY_MAX_BYTES.
 const joined = new WeakMap<readonly Uint8Array[], Buffer | null>()
 
 /**
