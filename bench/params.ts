@@ -4,9 +4,11 @@ export interface Params {
   readonly reps: number
   /**
    * `warmup`: keystrokes typed and discarded before each measured run (see fanout.ts);
+   * `serverWarmup`: keystrokes typed and discarded once per server start, at their own rate,
+   * before any reader joins, so that the server is measured hot (see fanout.ts);
    * `readerProcesses`: load processes the readers are spread over (the typist has its own).
    */
-  readonly fanout: { readonly readers: readonly number[]; readonly edits: number; readonly rate: number; readonly warmup: number; readonly readerProcesses: number }
+  readonly fanout: { readonly readers: readonly number[]; readonly edits: number; readonly rate: number; readonly warmup: number; readonly serverWarmup: { readonly edits: number; readonly rate: number }; readonly readerProcesses: number }
   /** `warmupMs`: typing before the measured `durationMs`, discarded (see rooms.ts). */
   readonly rooms: { readonly rooms: number; readonly perRoom: number; readonly rate: number; readonly turnMs: number; readonly durationMs: number; readonly warmupMs: number }
   readonly replay: { readonly updates: number }
@@ -16,7 +18,7 @@ export interface Params {
 
 export const FULL: Params = {
   reps: 3,
-  fanout: { readers: [50, 200], edits: 100, rate: 20, warmup: 20, readerProcesses: 2 },
+  fanout: { readers: [50, 200], edits: 100, rate: 20, warmup: 20, serverWarmup: { edits: 300, rate: 200 }, readerProcesses: 2 },
   rooms: { rooms: 500, perRoom: 4, rate: 5, turnMs: 2000, durationMs: 8_000, warmupMs: 1000 },
   replay: { updates: 259_778 },
   storm: { rooms: 100, perRoom: 10, edits: 100 },
@@ -25,7 +27,7 @@ export const FULL: Params = {
 
 export const QUICK: Params = {
   reps: 1,
-  fanout: { readers: [50, 200], edits: 40, rate: 20, warmup: 10, readerProcesses: 2 },
+  fanout: { readers: [50, 200], edits: 40, rate: 20, warmup: 10, serverWarmup: { edits: 100, rate: 200 }, readerProcesses: 2 },
   rooms: { rooms: 100, perRoom: 4, rate: 5, turnMs: 1000, durationMs: 4_000, warmupMs: 500 },
   replay: { updates: 20_000 },
   storm: { rooms: 30, perRoom: 10, edits: 50 },
