@@ -226,6 +226,23 @@ test('9. heartbeat (1 s): clients that answer pings stay connected across severa
   assert.equal(server.server.stats().connections, 2)
 })
 
+test('9b. heartbeat: the connections are pinged a few at a time through the interval, not all at once', async (t) => {
+  const cleanup = new Cleanup(t)
+  const server = await startServer(cleanup, { env: { HEARTBEAT_MS: '1000' } })
+  const clients: RawClient[] = []
+  for (let i = 0; i < 64; i++) clients.push(await RawClient.connect(cleanup, `${server.wsUrl}/beat${i % 4}`))
+  await waitFor(() => clients.every((c) => c.pings >= 2), { timeoutMs: 10_000, message: 'not every client was pinged twice' })
+  // All at once, every round would put all 64 pings within a few ms of each other.
+  const times = clients.flatMap((c) => c.pingTimes).sort((a, b) => a - b)
+  let most = 0
+  for (let i = 0, j = 0; i < times.length; i++) {
+    while (times[i]! - times[j]! > 50) j++
+    most = Math.max(most, i - j + 1)
+  }
+  assert.ok(most <= 32, `${most} of ${times.length} pings arrived within 50 ms`)
+  assert.ok(clients.every((c) => !c.isClosed), 'a client that answers pings was dropped')
+})
+
 test('10. /healthz reports the store, Redis, rooms and connections; /metrics counts', async (t) => {
   const cleanup = new Cleanup(t)
   const server = await startServer(cleanup)

@@ -112,6 +112,8 @@ export class RawClient {
   readonly raw: Uint8Array[] = []
   /** Number of pings the server sent us. */
   pings = 0
+  /** When each of them arrived (performance.now()). */
+  readonly pingTimes: number[] = []
   readonly closed: Promise<Closed>
   private closedWith: Closed | null = null
 
@@ -124,7 +126,10 @@ export class RawClient {
       this.raw.push(bytes)
       this.frames.push(decodeServerFrame(bytes))
     })
-    ws.on('ping', () => this.pings++)
+    ws.on('ping', () => {
+      this.pings++
+      this.pingTimes.push(performance.now())
+    })
     ws.on('error', () => {}) // surfaced through `closed` (1006) instead
     this.closed = new Promise((resolve) =>
       ws.once('close', (code: number, reason: Buffer) => {
