@@ -18,8 +18,8 @@ export interface Params {
 
 export const FULL: Params = {
   reps: 3,
-  fanout: { readers: [50, 200], edits: 100, rate: 20, warmup: 20, serverWarmup: { edits: 300, rate: 200 }, readerProcesses: 2 },
-  rooms: { rooms: 500, perRoom: 4, rate: 5, turnMs: 2000, durationMs: 8_000, warmupMs: 1000 },
+  fanout: { readers: [50, 200], edits: 100, rate: 20, warmup: 20, serverWarmup: { edits: 300, rate: 400 }, readerProcesses: 2 },
+  rooms: { rooms: 500, perRoom: 4, rate: 5, turnMs: 2000, durationMs: 6_000, warmupMs: 1000 },
   replay: { updates: 259_778 },
   storm: { rooms: 100, perRoom: 10, edits: 100 },
   memory: { idle: 1000, docs: 50, docUpdates: 5000 },
@@ -27,7 +27,7 @@ export const FULL: Params = {
 
 export const QUICK: Params = {
   reps: 1,
-  fanout: { readers: [50, 200], edits: 40, rate: 20, warmup: 10, serverWarmup: { edits: 100, rate: 200 }, readerProcesses: 2 },
+  fanout: { readers: [50, 200], edits: 40, rate: 20, warmup: 10, serverWarmup: { edits: 100, rate: 400 }, readerProcesses: 2 },
   rooms: { rooms: 100, perRoom: 4, rate: 5, turnMs: 1000, durationMs: 4_000, warmupMs: 500 },
   replay: { updates: 20_000 },
   storm: { rooms: 30, perRoom: 10, edits: 50 },

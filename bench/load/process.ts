@@ -1,6 +1,6 @@
 /** The harness's handle on a load process: start it, run a step with a deadline, end it. */
 import { fork, type ChildProcess } from 'node:child_process'
-import path from 'node:path'
+import { LOAD_WORKER } from '../servers/build.js'
 import { REPO } from '../servers/process.js'
 import type { Load } from './roles.js'
 import type { StepReply, StepRequest } from './worker.js'
@@ -16,9 +16,9 @@ export class LoadProcess {
   private stderr = ''
 
   constructor(lifetimeMs: number) {
-    this.child = fork(path.join(REPO, 'bench/load/worker.ts'), [], {
+    this.child = fork(LOAD_WORKER, [], {
       cwd: REPO,
-      execArgv: ['--import', 'tsx'],
+      execArgv: [],
       env: { ...process.env, BENCH_LOAD_LIFETIME_MS: String(lifetimeMs) },
       stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
     })

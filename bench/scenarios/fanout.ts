@@ -4,7 +4,6 @@
  * (every keystroke is relayed to every reader twice: its doc update and its cursor).
  */
 import { ARRIVAL, lastClock, typeResult } from '../load/roles.js'
-import { sleep } from '../load/wait.js'
 import { waitIdle } from '../metrics.js'
 import { clusterRows, lag, recordCluster, serverNow, servicesInterval, target, withServer } from './harness.js'
 import type { Scenario } from './types.js'
@@ -61,14 +60,12 @@ export const fanout: Scenario = {
             l.run('fanoutReaders', { ...target(server), room: 'fanout', readers: share(readers, readerProcesses, i), offset: i, typistId: clientId, timeoutMs: 30_000 }, 40_000),
           ),
         )
-        // Let the join-time awareness traffic settle before anything is measured.
-        await sleep(300)
         // Unmeasured keystrokes first: otherwise whichever server runs first in a repetition pays
         // for the load process's own cold start (one such run had a single 80 ms keystroke, which
         // at 50 readers is the whole p99).
         await type(p.warmup)
-        // Everyone quiet, the load processes too: a reader still decoding the warm-up's frames
-        // would be measured in the first keystrokes.
+        // Everyone quiet, the load processes too: the join-time presence traffic settled, and no
+        // reader still decoding the warm-up's frames while the first keystrokes are measured.
         await waitIdle([...server.pids, ...loads.map((l) => l.pid)])
         await server.probe('lag-reset')
         const servicesUsed = await servicesInterval(server)
