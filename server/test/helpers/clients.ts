@@ -110,9 +110,7 @@ export class RawClient {
   readonly ws: WebSocket
   readonly frames: ServerFrame[] = []
   readonly raw: Uint8Array[] = []
-  /** Number of pings the server sent us. */
-  pings = 0
-  /** When each of them arrived (performance.now()). */
+  /** When each ping the server sent us arrived (performance.now()). */
   readonly pingTimes: number[] = []
   readonly closed: Promise<Closed>
   private closedWith: Closed | null = null
@@ -126,10 +124,7 @@ export class RawClient {
       this.raw.push(bytes)
       this.frames.push(decodeServerFrame(bytes))
     })
-    ws.on('ping', () => {
-      this.pings++
-      this.pingTimes.push(performance.now())
-    })
+    ws.on('ping', () => this.pingTimes.push(performance.now()))
     ws.on('error', () => {}) // surfaced through `closed` (1006) instead
     this.closed = new Promise((resolve) =>
       ws.once('close', (code: number, reason: Buffer) => {
@@ -137,6 +132,11 @@ export class RawClient {
         resolve(this.closedWith)
       }),
     )
+  }
+
+  /** Number of pings the server sent us. */
+  get pings(): number {
+    return this.pingTimes.length
   }
 
   /** Opens a socket to `url` (a full ws:// URL) and waits for the handshake. */
