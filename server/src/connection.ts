@@ -5,7 +5,7 @@
  * and knows nothing of Yjs: what a frame means is the handler's business.
  */
 import type { Duplex } from 'node:stream'
-import { WebSocket } from 'ws'
+import type { WebSocket } from 'ws'
 import { closeReason, TandemError } from './errors.js'
 import { FrameCounter } from './frame-counter.js'
 import { RateBudget } from './limits.js'
@@ -170,7 +170,7 @@ export class Connection {
   }
 
   get isOpen(): boolean {
-    return !this.closing && this.ws.readyState === WebSocket.OPEN
+    return !this.closing && this.ws.readyState === this.ws.OPEN
   }
 
   /**
@@ -265,7 +265,7 @@ export class Connection {
    * dropping what it did not read.
    */
   private writable(): boolean {
-    if (this.closing || this.ws.readyState !== WebSocket.OPEN) return false
+    if (this.closing || this.ws.readyState !== this.ws.OPEN) return false
     if (this.limits && this.ws.bufferedAmount > this.limits.maxBufferedBytes) {
       this.fail(new TandemError('SLOW_READER', 'the client is not reading fast enough'))
       const ws = this.ws
@@ -328,12 +328,12 @@ export class Connection {
     this.close(err.closeCode, err.message)
   }
 
-  /** Drops the socket without a close handshake (a peer that stopped answering). */
   /** Whether the socket has closed: the close handshake is done, or the socket was cut. */
   get socketClosed(): boolean {
-    return this.ws.readyState === WebSocket.CLOSED
+    return this.ws.readyState === this.ws.CLOSED
   }
 
+  /** Drops the socket without a close handshake (a peer that stopped answering). */
   terminate(): void {
     this.ws.terminate()
     this.end()
@@ -344,7 +344,7 @@ export class Connection {
    * one gets `keepAlive` so clients that time out on silence stay connected.
    */
   heartbeat(now: number, intervalMs: number, keepAlive: Uint8Array): void {
-    if (this.ws.readyState !== WebSocket.OPEN) return
+    if (this.ws.readyState !== this.ws.OPEN) return
     if (!this.alive) {
       this.log.info('no pong; terminating', { conn: this.id, room: this.room, remote: this.remote })
       this.terminate()

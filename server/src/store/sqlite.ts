@@ -5,7 +5,8 @@
  */
 import fs from 'node:fs'
 import path from 'node:path'
-import Database from 'better-sqlite3'
+import type BetterSqlite3 from 'better-sqlite3'
+import { Database } from '../commonjs.js'
 import type { Store, StoredDoc } from './store.js'
 
 export interface SqliteOptions {
@@ -28,7 +29,7 @@ const schema = `
 `
 
 export class SqliteStore implements Store {
-  private readonly db: Database.Database
+  private readonly db: BetterSqlite3.Database
   private readonly stmt: ReturnType<typeof prepare>
   private readonly appendTx: (name: string, updates: readonly Uint8Array[]) => number
   private readonly compactTx: (name: string, snapshot: Uint8Array, upTo: number) => void
@@ -134,7 +135,7 @@ export class SqliteStore implements Store {
   }
 }
 
-function prepare(db: Database.Database) {
+function prepare(db: BetterSqlite3.Database) {
   return {
     insertUpdate: db.prepare('INSERT INTO updates (doc, seq, data) VALUES (?, ?, ?)'),
     maxUpdateSeq: db.prepare('SELECT max(seq) AS seq FROM updates WHERE doc = ?'),
