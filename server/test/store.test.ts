@@ -10,6 +10,7 @@ import { Cleanup } from './helpers/cleanup.js'
 import { refuseRowsOf } from './helpers/sqlite.js'
 import { dropSchema, needs, POSTGRES_URL, uniqueSchema } from './helpers/services.js'
 import { test } from './helpers/test.js'
+import { waitFor } from './helpers/wait.js'
 import { storeContract } from './store-contract.js'
 
 storeContract('memory', async () => new MemoryStore())
@@ -119,6 +120,27 @@ test('sqlite store: appends in one group commit together, and settle only once i
   assert.deepEqual((await store.load('a'))?.updates.map((x) => Array.from(x)), [[1], [2], [3]])
   assert.equal(await store.load('d'), null)
   assert.equal(await store.append('a', [u(7)]), 4, 'sequence numbers go on from what was committed')
+})
+
+test('sqlite store: the WAL is copied back into the file between turns, never inside a commit', async (t) => {
+  const cleanup = new Cleanup(t)
+  const dir = cleanup.tempDir()
+  const store = SqliteStore.open(dir, { synchronous: 'normal' })
+  cleanup.add(() => store.close())
+  const file = path.join(dir, 'tandem.sqlite')
+  const before = fs.statSync(file).size
+  // 600 commits of about 3 pages each (1,861 pages in all when measured), all in this turn.
+  // SQLite's own checkpoint would run inside the commit that takes the WAL past 1,000 pages, and
+  // copy them into the file there.
+  const appends = Array.from({ length: 600 }, (_, i) => store.append('doc', [new Uint8Array(900).fill(i % 256)]))
+  assert.equal(fs.statSync(file).size, before, 'the file grew inside the commits: a checkpoint ran there')
+  assert.equal(await appends.at(-1), 600)
+  await waitFor(() => fs.statSync(file).size > 600 * 900, {
+    message: () => `the file holds ${fs.statSync(file).size} bytes: the WAL was not copied back after the turn`,
+  })
+  const stored = await store.load('doc')
+  assert.equal(stored?.updates.length, 600)
+  assert.deepEqual(Array.from(stored!.updates[599]!.subarray(0, 2)), [599 % 256, 599 % 256])
 })
 
 /**
