@@ -12,6 +12,9 @@ import path from 'node:path'
 interface Burst {
   reads: number
   writes: number[]
+  /** CPU time at each write, and the socket of each (absent in traces recorded before). */
+  cpu?: number[]
+  sockets?: number[]
   marks: Record<string, number>
 }
 
@@ -32,7 +35,27 @@ for (const name of fs.readdirSync(dir).filter((f) => f.endsWith('.json')).sort()
     ]
     const cells = cols.map(([label, get]) => `${label} ${median(of.map(get).filter((v): v is number => v !== undefined)).toFixed(3)}`)
     console.log(`  ${size} writes (${of.length} bursts, reads ${median(of.map((b) => b.reads))}): ${cells.join(', ')} ms`)
+    // From the first write to the last: wall time against the server's own CPU time. The rest
+    // is time the server was runnable or blocked but not running (on this machine: a reader's
+    // load process, just woken by a write, running on the server's core).
+    const spans = of.filter((b) => b.cpu?.length === b.writes.length && b.sockets?.length === b.writes.length && b.writes.length > 1)
+    if (spans.length > 0) {
+      const wall = median(spans.map((b) => b.writes.at(-1)! - b.writes[0]!))
+      const cpu = median(spans.map((b) => b.cpu!.at(-1)! - b.cpu![0]!))
+      const second = median(spans.map((b) => b.writes[secondWrite(b)]! - b.writes[0]!))
+      const secondCpu = median(spans.map((b) => b.cpu![secondWrite(b)]! - b.cpu![0]!))
+      console.log(
+        `    first to last write ${wall.toFixed(3)} ms, CPU ${cpu.toFixed(3)} ms; ` +
+          `to the second reader's write ${second.toFixed(3)} ms, CPU ${secondCpu.toFixed(3)} ms`,
+      )
+    }
   }
+}
+
+/** The index of the first write to another socket than the first write's. */
+function secondWrite(b: Burst): number {
+  const index = b.sockets?.findIndex((socket) => socket !== b.sockets![0]) ?? -1
+  return index > 0 ? index : 1
 }
 
 function median(values: number[]): number {

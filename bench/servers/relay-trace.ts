@@ -6,7 +6,8 @@
  * It wraps net.Socket's emit ('data') and write. A burst starts with the first read after
  * QUIET_MS without reads or writes (in the fan-out, the typist's keystroke: nothing else
  * happens between two), and holds the times of every read and write until the next quiet, in
- * ms after its first read. Code under study can add its own steps for a run with
+ * ms after its first read, and the process's CPU time at each write: on 2 cores shared with
+ * the load processes, a server is also off its core while a reader it has just woken runs. Code under study can add its own steps for a run with
  * `(globalThis as any).__relayMark?.('name')` (first occurrence per burst). Every second the
  * bursts so far go to <dir>/<pid>.json: servers that end on SIGTERM without a handler of their
  * own (the reference server) would not run an exit hook. `bench/relay-trace.ts` summarises.
@@ -23,6 +24,10 @@ interface Burst {
   readonly t0: number
   reads: number
   readonly writes: number[]
+  /** The process's CPU time (user + system, ms) at each write: where it is below the wall time, the server was waiting for a core. */
+  readonly cpu: number[]
+  /** Which socket each write went to (numbered as first written to). */
+  readonly sockets: number[]
   readonly marks: Record<string, number>
 }
 
@@ -32,12 +37,14 @@ if (dir) {
   const bursts: Burst[] = []
   let current: Burst | null = null
   let last = 0
+  const socketIds = new WeakMap<net.Socket, number>()
+  let sockets = 0
   const proto = net.Socket.prototype as net.Socket & { emit(event: string | symbol, ...args: unknown[]): boolean }
   const emit = proto.emit
   proto.emit = function (this: net.Socket, event: string | symbol, ...args: unknown[]): boolean {
     if (event === 'data') {
       const t = now()
-      if (current === null || t - last > QUIET_MS) bursts.push((current = { t0: t, reads: 0, writes: [], marks: {} }))
+      if (current === null || t - last > QUIET_MS) bursts.push((current = { t0: t, reads: 0, writes: [], cpu: [], sockets: [], marks: {} }))
       current.reads++
       last = t
     }
@@ -47,6 +54,13 @@ if (dir) {
   proto.write = function (this: net.Socket, ...args: unknown[]): boolean {
     const t = now()
     current?.writes.push(t - current.t0)
+    if (current !== null) {
+      const cpu = process.cpuUsage()
+      current.cpu.push((cpu.user + cpu.system) / 1000)
+      let id = socketIds.get(this)
+      if (id === undefined) socketIds.set(this, (id = sockets++))
+      current.sockets.push(id)
+    }
     last = t
     return write.apply(this, args)
   } as typeof proto.write
