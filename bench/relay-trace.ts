@@ -14,6 +14,7 @@ interface Burst {
   writes: number[]
   /** CPU time at each write, and the socket of each (absent in traces recorded before). */
   cpu?: number[]
+  cpu0?: number
   sockets?: number[]
   marks: Record<string, number>
 }
@@ -38,14 +39,15 @@ for (const name of fs.readdirSync(dir).filter((f) => f.endsWith('.json')).sort()
     // From the first write to the last: wall time against the server's own CPU time. The rest
     // is time the server was runnable or blocked but not running (on this machine: a reader's
     // load process, just woken by a write, running on the server's core).
-    const spans = of.filter((b) => b.cpu?.length === b.writes.length && b.sockets?.length === b.writes.length && b.writes.length > 1)
+    const spans = of.filter((b) => b.cpu0 !== undefined && b.cpu?.length === b.writes.length && b.sockets?.length === b.writes.length && b.writes.length > 1)
     if (spans.length > 0) {
       const wall = median(spans.map((b) => b.writes.at(-1)! - b.writes[0]!))
       const cpu = median(spans.map((b) => b.cpu!.at(-1)! - b.cpu![0]!))
       const second = median(spans.map((b) => b.writes[secondWrite(b)]! - b.writes[0]!))
       const secondCpu = median(spans.map((b) => b.cpu![secondWrite(b)]! - b.cpu![0]!))
+      const firstCpu = median(spans.map((b) => b.cpu![0]! - b.cpu0!))
       console.log(
-        `    first to last write ${wall.toFixed(3)} ms, CPU ${cpu.toFixed(3)} ms; ` +
+        `    read to first write CPU ${firstCpu.toFixed(3)} ms; first to last write ${wall.toFixed(3)} ms, CPU ${cpu.toFixed(3)} ms; ` +
           `to the second reader's write ${second.toFixed(3)} ms, CPU ${secondCpu.toFixed(3)} ms`,
       )
     }

@@ -22,6 +22,8 @@ const QUIET_MS = 10
 
 interface Burst {
   readonly t0: number
+  /** The process's CPU time at the first read. */
+  readonly cpu0: number
   reads: number
   readonly writes: number[]
   /** The process's CPU time (user + system, ms) at each write: where it is below the wall time, the server was waiting for a core. */
@@ -44,7 +46,10 @@ if (dir) {
   proto.emit = function (this: net.Socket, event: string | symbol, ...args: unknown[]): boolean {
     if (event === 'data') {
       const t = now()
-      if (current === null || t - last > QUIET_MS) bursts.push((current = { t0: t, reads: 0, writes: [], cpu: [], sockets: [], marks: {} }))
+      if (current === null || t - last > QUIET_MS) {
+        const cpu = process.cpuUsage()
+        bursts.push((current = { t0: t, cpu0: (cpu.user + cpu.system) / 1000, reads: 0, writes: [], cpu: [], sockets: [], marks: {} }))
+      }
       current.reads++
       last = t
     }
