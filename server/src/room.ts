@@ -121,6 +121,12 @@ type Outgoing = Frame | PresenceBatch
  */
 interface PresenceBatch {
   readonly presence: Map<number, unknown>
+  /**
+   * For an id whose latest change came as a message of its own (one client's state, applied as
+   * it came: see Room.asArrived), that message. A batch of that id alone is relayed as it came
+   * instead of encoded again (JSON.stringify of the state), which is what a cursor move is.
+   */
+  arrived?: Map<number, Uint8Array>
 }
 
 /** A batch's frames: one for every peer, and one for each peer that sent part of it (or none). */
@@ -168,6 +174,8 @@ export class Room {
   private retryTimer: NodeJS.Timeout | null = null
   /** Set by a failed append, cleared by the next one that succeeds. */
   private storeFailing = false
+  /** The awareness message y-protocols is applying (see asArrived). */
+  private arriving: Uint8Array | null = null
   /** Set by onTransaction: the state before the last transaction that changed the doc. */
   private taken: Map<number, number> | null = null
   /** Serialises commits and compactions: the store sees one call per room at a time. */
@@ -349,10 +357,13 @@ export class Room {
       }
       case 'awareness':
         if (this.options.limits) this.checkAwareness(peer, message.update, this.options.limits)
+        this.arriving = message.update
         try {
           awarenessProtocol.applyAwarenessUpdate(this.awareness, message.update, peer)
         } catch (err) {
           throw new TandemError('MALFORMED_MESSAGE', 'awareness update could not be decoded', { cause: err })
+        } finally {
+          this.arriving = null
         }
         return
       case 'query-awareness': {
@@ -758,8 +769,9 @@ export class Room {
       throw new TandemError('AWARENESS_TOO_LARGE', `more than ${limits.maxAwarenessStates} presence states from one connection`)
     }
     // y-protocols parses each state as it applies it: a bad one after good ones would leave
-    // those applied, unannounced and owned by no peer (so never removed when it leaves).
-    for (const entry of entries) {
+    // those applied, unannounced and owned by no peer (so never removed when it leaves). One
+    // state alone (a cursor move) is parsed before anything is applied: no need to parse it twice.
+    if (entries.length > 1) for (const entry of entries) {
       try {
         JSON.parse(entry.json)
       } catch (err) {
@@ -802,7 +814,7 @@ export class Room {
       }
       update = awarenessProtocol.encodeAwarenessUpdate(this.awareness, changed)
       this.deliver([{ frame: protocol.encodeAwareness(update), except: origin }])
-    } else this.batchPresence(changed, origin)
+    } else this.batchPresence(changed, origin, this.asArrived(changed))
     // Other instances hear of our peers' presence and of its removal when a peer leaves (origin
     // null); not of what they told us, nor of states each instance times out by itself.
     if (this.link && (owned || origin === null)) {
@@ -812,8 +824,21 @@ export class Room {
     }
   }
 
+  /**
+   * The awareness message being applied, when it is exactly the change `changed` reports: one
+   * client's state, which y-protocols applied as it came (same client, same clock; not, say,
+   * the server's own id with its clock raised). Null otherwise, and outside handle().
+   */
+  private asArrived(changed: readonly number[]): Uint8Array | null {
+    const update = this.arriving
+    if (update === null || changed.length !== 1) return null
+    const decoder = decoding.createDecoder(update)
+    if (decoding.readVarUint(decoder) !== 1 || decoding.readVarUint(decoder) !== changed[0]) return null
+    return decoding.readVarUint(decoder) === this.awareness.meta.get(changed[0]!)?.clock ? update : null
+  }
+
   /** Puts presence changes in the outbox's last batch (a new one when it ends with a frame). */
-  private batchPresence(ids: number[], origin: unknown): void {
+  private batchPresence(ids: number[], origin: unknown, arrived: Uint8Array | null = null): void {
     const last = this.outbox[this.outbox.length - 1]
     let batch: PresenceBatch
     if (last !== undefined && 'presence' in last) batch = last
@@ -825,6 +850,8 @@ export class Room {
       const earlier = this.presenceBatches.get(id)
       if (earlier !== undefined && earlier !== batch) earlier.presence.delete(id)
       batch.presence.set(id, origin)
+      if (arrived !== null) (batch.arrived ??= new Map()).set(id, arrived)
+      else batch.arrived?.delete(id)
       this.presenceBatches.set(id, batch)
     }
     this.scheduleCommit()
@@ -840,7 +867,10 @@ export class Room {
       ids.push(id)
       if (this.peers.has(origin as Peer)) origins.add(origin)
     }
-    const encode = (of: number[]) => protocol.encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(this.awareness, of))
+    const encode = (of: number[]) => {
+      const arrived = of.length === 1 ? batch.arrived?.get(of[0]!) : undefined
+      return protocol.encodeAwareness(arrived ?? awarenessProtocol.encodeAwarenessUpdate(this.awareness, of))
+    }
     const own = new Map<unknown, Frame | null>()
     // A peer is not sent back its own changes: usually the batch is one peer's cursor, and that
     // peer gets nothing.

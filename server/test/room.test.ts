@@ -3,6 +3,7 @@
  * before the store has it), presence, retries, compaction and rejection of bad updates.
  */
 import assert from 'node:assert/strict'
+import * as encoding from 'lib0/encoding'
 import * as Y from 'yjs'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import { TandemError } from '../src/errors.js'
@@ -297,6 +298,40 @@ test('5a. the presence changes of one turn leave as one frame per peer, each wit
   await room.flush()
   assert.equal(c.of('awareness').length, 1)
   assert.deepEqual([...room.awareness.getStates().keys()].filter((id) => id !== room.awareness.clientID), [])
+})
+
+test('5c. a cursor move alone is relayed as it came; anything else is encoded from the states as they are then', async (t) => {
+  const { room, peer } = await setup(t)
+  const [a, b] = [peer(), peer()]
+  b.clear()
+  // Awareness messages as a client may write them: JSON with spaces, which y-protocols would not write.
+  const said = (...states: Array<[client: number, clock: number, json: string]>) => {
+    const encoder = encoding.createEncoder()
+    encoding.writeVarUint(encoder, states.length)
+    for (const [client, clock, json] of states) {
+      encoding.writeVarUint(encoder, client)
+      encoding.writeVarUint(encoder, clock)
+      encoding.writeVarString(encoder, json)
+    }
+    return encoding.toUint8Array(encoder)
+  }
+  const moved = said([3001, 1, '{ "cursor": 1 }'])
+  room.handle(a, { kind: 'awareness', update: moved })
+  await room.flush()
+  assert.deepEqual(b.of('awareness').map((f) => Array.from(f.update)), [Array.from(moved)], 'a cursor move alone goes out as it came')
+
+  // One turn: the same id moves alone, then again in a message that also holds a state the room
+  // ignores (an old clock). What goes out is the latest state, encoded: not the first message.
+  b.clear()
+  room.handle(a, { kind: 'awareness', update: said([3001, 2, '{ "cursor": 2 }']) })
+  room.handle(a, { kind: 'awareness', update: said([3001, 3, '{ "cursor": 3 }'], [3002, 0, 'null']) })
+  await room.flush()
+  assert.deepEqual(room.awareness.getStates().get(3001), { cursor: 3 })
+  assert.deepEqual(
+    b.of('awareness').map((f) => Array.from(f.update)),
+    [Array.from(awarenessProtocol.encodeAwarenessUpdate(room.awareness, [3001]))],
+    'one frame, with the state as it is now',
+  )
 })
 
 test('5b. a cursor sent right after a keystroke never overtakes it; with the store failing, presence still flows', async (t) => {
