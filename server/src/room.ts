@@ -15,6 +15,7 @@ import type { Committer } from './commit-turn.js'
 import { DocState, serverDoc } from './doc-state.js'
 import { refuseReusedIds } from './equivocation.js'
 import { TandemError } from './errors.js'
+import { mergeRun, type DecodedUpdate } from './merge-run.js'
 import type { Envelope, FanoutMessage } from './fanout/fanout.js'
 import type { Logger } from './log.js'
 import * as protocol from './protocol.js'
@@ -422,6 +423,8 @@ export class Room {
     const limits = this.options.limits
     // What the doc took, update by update, stored and relayed as one update once the run ends.
     const kept: Uint8Array[] = []
+    // Their decodings, from check(), for mergeRun.
+    const keptDecoded: DecodedUpdate[] = []
     let keptBytes = 0
     let i = start
     try {
@@ -447,12 +450,12 @@ export class Room {
           } catch (err) {
             // As keepTaken(): whatever the transaction took is stored and relayed all the same
             // (the updates kept before this one included).
-            this.keepRun(kept, keptBytes)
+            this.keepRun(kept, keptDecoded, keptBytes)
             if (countRanges(tr.deleteSet) > 0 || advanced(store, tr.beforeState)) this.accept(takenSince(doc, tr.beforeState), peer)
             throw invalidUpdate(err)
           }
           if (store.pendingStructs !== null || store.pendingDs !== null) {
-            this.keepRun(kept, keptBytes)
+            this.keepRun(kept, keptDecoded, keptBytes)
             this.accept(takenSince(doc, tr.beforeState), peer)
             if (limits) this.limitPending(limits.maxPendingBytes)
             i++
@@ -460,6 +463,7 @@ export class Room {
           }
           if (takes || countRanges(tr.deleteSet) > deleted) {
             kept.push(message.update)
+            keptDecoded.push(decoded)
             keptBytes += message.update.length
             // Counted at once, so that the size limit sees the run so far.
             this.approxBytes += message.update.length
@@ -468,16 +472,19 @@ export class Room {
       })
     } finally {
       // Also when a later update of the run was refused: those before it are in the doc.
-      if (kept.length > 0) this.queueRun(kept, peer)
+      if (kept.length > 0) this.queueRun(kept, keptDecoded, peer)
     }
     return i
   }
 
-  /** Queues a run's kept updates as one; one by one should Yjs fail to merge them. */
-  private queueRun(kept: readonly Uint8Array[], origin: unknown): void {
+  /**
+   * Queues a run's kept updates as one: merged from their decodings where the run has the usual
+   * shape (mergeRun), else by Yjs; one by one should Yjs fail to merge them.
+   */
+  private queueRun(kept: readonly Uint8Array[], decoded: readonly DecodedUpdate[], origin: unknown): void {
     let merged: Uint8Array | null = kept.length === 1 ? kept[0]! : null
     try {
-      merged ??= Y.mergeUpdates(kept.slice())
+      merged ??= mergeRun(decoded) ?? Y.mergeUpdates(kept.slice())
     } catch (err) {
       // Each was applied whole, so each is still worth storing as it came: nothing the doc
       // holds may be left out of the store.
@@ -489,9 +496,10 @@ export class Room {
   }
 
   /** Forgets a run's kept updates, for a take of the whole transaction that includes them. */
-  private keepRun(kept: Uint8Array[], keptBytes: number): void {
+  private keepRun(kept: Uint8Array[], decoded: DecodedUpdate[], keptBytes: number): void {
     this.approxBytes -= keptBytes
     kept.length = 0
+    decoded.length = 0
   }
 
   /**
