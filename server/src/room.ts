@@ -444,7 +444,9 @@ export class Room {
               break
             }
           }
-          const deleted = countRanges(tr.deleteSet)
+          // An update with no delete set deletes only by adding (a map key set again): `takes`.
+          const deletes = decoded.ds.clients.size > 0
+          const deleted = deletes ? countRanges(tr.deleteSet) : 0
           try {
             Y.applyUpdate(doc, message.update)
           } catch (err) {
@@ -461,7 +463,7 @@ export class Room {
             i++
             return
           }
-          if (takes || countRanges(tr.deleteSet) > deleted) {
+          if (takes || (deletes && countRanges(tr.deleteSet) > deleted)) {
             kept.push(message.update)
             keptDecoded.push(decoded)
             keptBytes += message.update.length
@@ -1224,27 +1226,47 @@ function sameState(a: Map<number, number>, b: Map<number, number>): boolean {
  */
 function fitsWithoutWaiting(doc: Y.Doc, { structs, ds }: ReturnType<typeof Y.decodeUpdate>): boolean {
   const store = doc.store
-  // Clocks the update itself brings, per client (usually one: its author).
-  let after: Map<number, number> | null = null
+  // The clock each client reaches with the update's structs. Nearly every update has one
+  // client, its author: kept in `reach`'s two numbers, with a Map only for the others (this
+  // runs per keystroke, and a Map or a closure per call was most of what it allocated).
+  const reach: Reach = { client: -1, clock: 0, others: null }
   for (const struct of structs) {
     const { client, clock } = struct.id
-    const known = after?.get(client) ?? Y.getState(store, client)
+    const known = reached(store, reach, client)
     if (clock > known) return false
-    ;(after ??= new Map()).set(client, Math.max(known, clock + struct.length))
+    const end = Math.max(known, clock + struct.length)
+    if (reach.client === -1 || client === reach.client) {
+      reach.client = client
+      reach.clock = end
+    } else (reach.others ??= new Map()).set(client, end)
   }
   for (const struct of structs) {
     if (!(struct instanceof Y.Item)) continue
-    if (!present(store, after, struct.origin) || !present(store, after, struct.rightOrigin)) return false
-    if (struct.parent instanceof Y.ID && !present(store, after, struct.parent)) return false
+    if (!present(store, reach, struct.origin) || !present(store, reach, struct.rightOrigin)) return false
+    if (struct.parent instanceof Y.ID && !present(store, reach, struct.parent)) return false
   }
+  // Most updates delete nothing: no iterator for an empty Map.
+  if (ds.clients.size === 0) return true
   for (const [client, ranges] of ds.clients) {
-    const state = after?.get(client) ?? Y.getState(store, client)
+    const state = reached(store, reach, client)
     for (const { clock, len } of ranges) if (clock + len > state) return false
   }
   return true
 }
 
-/** Whether `id` is in the doc's store or among the clocks an update brings (`after`). */
-function present(store: Y.Doc['store'], after: Map<number, number> | null, id: Y.ID | null): boolean {
-  return id === null || id.clock < (after?.get(id.client) ?? Y.getState(store, id.client))
+/** The clocks an update brings: one client's in two numbers, any others' in a Map. */
+interface Reach {
+  client: number
+  clock: number
+  others: Map<number, number> | null
+}
+
+/** The clock `client` reaches in the doc's store with what an update brings. */
+function reached(store: Y.Doc['store'], reach: Reach, client: number): number {
+  return client === reach.client ? reach.clock : (reach.others?.get(client) ?? Y.getState(store, client))
+}
+
+/** Whether `id` is in the doc's store or among the structs an update brings. */
+function present(store: Y.Doc['store'], reach: Reach, id: Y.ID | null): boolean {
+  return id === null || id.clock < reached(store, reach, id.client)
 }
