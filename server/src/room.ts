@@ -393,7 +393,8 @@ export class Room {
   handleAll(peer: Peer, messages: readonly ClientMessage[]): void {
     for (let i = 0; i < messages.length; ) {
       if (isDocUpdate(messages[i]!) && i + 1 < messages.length && isDocUpdate(messages[i + 1]!)) {
-        const next = this.applyRun(peer, messages, i)
+        let next = this.applyJoined(peer, messages, i)
+        if (next === i) next = this.applyRun(peer, messages, i)
         // applyRun stops before an update it leaves to handle(): one that must wait for a
         // dependency, or follows one that did.
         if (next === i) this.handle(peer, messages[i++]!)
@@ -402,6 +403,85 @@ export class Room {
         this.handle(peer, messages[i++]!)
       }
     }
+  }
+
+  /**
+   * Applies the updates from `messages[start]` on as one, merged before they are applied, as long
+   * as each only continues what the doc and the updates before it hold (continuesRun): structs
+   * that start where their client's clock ends, pointing at and deleting only what is there.
+   * That is how a typist's or a paste's updates come. Returns the index of the first message it
+   * did not handle; `start` when it did nothing (fewer than two such updates), and applyRun
+   * takes them one by one.
+   *
+   * Why merged first: mergeRun joins the characters typed in a row into one struct, so Yjs
+   * makes one Item for the run instead of one per keystroke, to be joined again at the end of
+   * the transaction (most of what the server's old generation grew by in the replay), and
+   * decodes one update instead of dozens. Each update is still checked (check) before the run
+   * is applied, against the doc as the run leaves it, and what is stored and relayed is the
+   * update that was applied.
+   */
+  private applyJoined(peer: Peer, messages: readonly ClientMessage[], start: number): number {
+    const doc = this.doc
+    const store = doc.store
+    if (store.pendingStructs !== null || store.pendingDs !== null) return start
+    const reach: Reach = { client: -1, clock: 0, others: null }
+    const taken: DecodedUpdate[] = []
+    let first: Uint8Array | null = null
+    let takenBytes = 0
+    let refused: unknown = null
+    let i = start
+    for (; i < messages.length && i - start < RUN_MAX; i++) {
+      const message = messages[i]!
+      if (!isDocUpdate(message)) break
+      let decoded: DecodedUpdate | null
+      try {
+        decoded = this.check(peer, message.update)
+      } catch (err) {
+        // Those before it are applied and kept all the same, as one by one they would be.
+        refused = err
+        break
+      }
+      if (!decoded) continue
+      if (!continuesRun(store, decoded, reach)) break
+      taken.push(decoded)
+      first ??= message.update
+      takenBytes += message.update.length
+      // Counted at once, so that the size limit sees the run so far.
+      this.approxBytes += message.update.length
+    }
+    if (taken.length < 2 && refused === null) {
+      this.approxBytes -= takenBytes
+      return start
+    }
+    if (taken.length > 0) {
+      const update = taken.length === 1 ? first! : mergeRun(taken)
+      if (update === null) {
+        // continuesRun admits only what mergeRun takes; should they ever disagree, one by one.
+        this.approxBytes -= takenBytes
+        if (refused !== null) throw refused
+        return start
+      }
+      Y.transact(doc, (tr) => {
+        try {
+          Y.applyUpdate(doc, update)
+        } catch (err) {
+          this.approxBytes -= takenBytes
+          if (countRanges(tr.deleteSet) > 0 || advanced(store, tr.beforeState)) this.accept(takenSince(doc, tr.beforeState), peer)
+          throw invalidUpdate(err)
+        }
+        if (store.pendingStructs !== null || store.pendingDs !== null) {
+          // continuesRun errs on the side of "no"; should it ever be wrong, what the doc took
+          // is what is kept.
+          this.approxBytes -= takenBytes
+          this.accept(takenSince(doc, tr.beforeState), peer)
+          if (this.options.limits) this.limitPending(this.options.limits.maxPendingBytes)
+          return
+        }
+        this.queue(update, peer)
+      })
+    }
+    if (refused !== null) throw refused
+    return i
   }
 
   /**
@@ -1246,6 +1326,33 @@ function fitsWithoutWaiting(doc: Y.Doc, { structs, ds }: ReturnType<typeof Y.dec
     if (struct.parent instanceof Y.ID && !present(store, reach, struct.parent)) return false
   }
   // Most updates delete nothing: no iterator for an empty Map.
+  if (ds.clients.size === 0) return true
+  for (const [client, ranges] of ds.clients) {
+    const state = reached(store, reach, client)
+    for (const { clock, len } of ranges) if (clock + len > state) return false
+  }
+  return true
+}
+
+/**
+ * Whether an update only continues what the doc and the run before it hold (`reach`, which it
+ * extends): every struct an Item that starts exactly where its client's clock ends, every struct
+ * it points to (origin, right origin, parent) and every range it deletes already there. Such
+ * updates, merged, apply as their parts would (mergeRun), and nothing in them waits.
+ */
+function continuesRun(store: Y.Doc['store'], { structs, ds }: DecodedUpdate, reach: Reach): boolean {
+  for (const struct of structs) {
+    if (!(struct instanceof Y.Item)) return false
+    const { client, clock } = struct.id
+    if (clock !== reached(store, reach, client)) return false
+    // Its origins may be in the doc, the run before it or this update before it.
+    if (!present(store, reach, struct.origin) || !present(store, reach, struct.rightOrigin)) return false
+    if (struct.parent instanceof Y.ID && !present(store, reach, struct.parent)) return false
+    if (reach.client === -1 || client === reach.client) {
+      reach.client = client
+      reach.clock = clock + struct.length
+    } else (reach.others ??= new Map()).set(client, clock + struct.length)
+  }
   if (ds.clients.size === 0) return true
   for (const [client, ranges] of ds.clients) {
     const state = reached(store, reach, client)
