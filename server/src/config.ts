@@ -10,6 +10,7 @@ export interface Config {
   /** TCP port to listen on; 0 picks a free one (tests). */
   readonly port: number
   readonly host: string
+  readonly listenBacklog: number
   /** Folder of the SQLite store; created when missing. */
   readonly dataDir: string
   /** Folder with the built client (index.html and assets). */
@@ -81,6 +82,7 @@ export type Env = Readonly<Record<string, string | undefined>>
 export const settings = [
   { name: 'PORT', default: '1234', doc: 'TCP port for HTTP and WebSocket; 0 picks a free port.' },
   { name: 'HOST', default: 'localhost', doc: 'Interface to listen on (0.0.0.0 for all).' },
+  { name: 'LISTEN_BACKLOG', default: '4096', doc: 'Connections the kernel holds for the server to accept (capped by net.core.somaxconn); a reconnect storm larger than this waits a second for TCP to retry.' },
   { name: 'DATA_DIR', default: './data', doc: 'Folder of the SQLite store, created when missing.' },
   { name: 'CLIENT_DIR', default: './client/dist', doc: 'Folder of the built editor served over HTTP.' },
   { name: 'MAX_MESSAGE_BYTES', default: '4194304', doc: 'Largest WebSocket message (4 MiB); larger closes with 1009.' },
@@ -223,6 +225,9 @@ export function loadConfig(env: Env, baseDir: { cwd: string; repo: string }, def
   return Object.freeze({
     port: integer(env, 'PORT', 0, 65535),
     host,
+    // Node's default is 511: after a restart every client reconnects at once, and those past
+    // the queue had their connection dropped and retried by TCP a second later.
+    listenBacklog: integer(env, 'LISTEN_BACKLOG', 1, 65535),
     dataDir: path.resolve(baseDir.cwd, raw(env, 'DATA_DIR')),
     clientDir: path.resolve(baseDir.repo, raw(env, 'CLIENT_DIR')),
     maxMessageBytes: integer(env, 'MAX_MESSAGE_BYTES', 1024, 512 * 1024 * 1024),

@@ -349,7 +349,7 @@ export function createServer(config: Config, deps: ServerDeps): TandemServer {
     listen() {
       return new Promise((resolve, reject) => {
         server.once('error', reject)
-        server.listen(config.port, config.host, () => {
+        server.listen({ port: config.port, host: config.host, backlog: config.listenBacklog }, () => {
           server.off('error', reject)
           resolve(server.address() as AddressInfo)
         })

@@ -21,6 +21,7 @@ test('1. defaults', () => {
     {
       port: 1234,
       host: 'localhost',
+      listenBacklog: 4096,
       dataDir: '/srv/tandem/data',
       clientDir: '/opt/tandem/client/dist',
       maxMessageBytes: 4 * 1024 * 1024,
@@ -73,6 +74,7 @@ test('3. values are trimmed, blanks mean the default, enums ignore case, paths r
       MAX_MESSAGE_BYTES: '',
       ROOM_IDLE_MS: '0',
       HEARTBEAT_MS: '100',
+      LISTEN_BACKLOG: '128',
       COMPACT_AFTER_UPDATES: '1',
       SQLITE_SYNCHRONOUS: 'FULL',
       LOG_LEVEL: 'Debug',
@@ -86,6 +88,7 @@ test('3. values are trimmed, blanks mean the default, enums ignore case, paths r
   assert.equal(config.maxMessageBytes, 4 * 1024 * 1024)
   assert.equal(config.roomIdleMs, 0)
   assert.equal(config.heartbeatMs, 100)
+  assert.equal(config.listenBacklog, 128)
   assert.equal(config.compactAfterUpdates, 1)
   assert.equal(config.sqliteSync, 'full')
   assert.equal(config.logLevel, 'debug')
@@ -108,6 +111,8 @@ test('4. each bad value throws a ConfigError naming the variable', () => {
     ['ROOM_IDLE_MS', String(25 * 3600 * 1000)],
     ['HEARTBEAT_MS', '60000'],
     ['HEARTBEAT_MS', '50'],
+    ['LISTEN_BACKLOG', '0'],
+    ['LISTEN_BACKLOG', 'lots'],
     ['COMPACT_AFTER_UPDATES', '0'],
     ['SQLITE_SYNCHRONOUS', 'maybe'],
     ['SQLITE_SYNCHRONOUS', 'off'],

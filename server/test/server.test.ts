@@ -3,6 +3,8 @@
  * byte-level checks, the HTTP API, upgrade refusals, presence, `saved`, heartbeat.
  */
 import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
+import fs from 'node:fs'
 import * as Y from 'yjs'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import { encodeAwareness, encodeSyncStep1, encodeUpdate, keepAlive, MessageType } from '../src/protocol.js'
@@ -11,6 +13,7 @@ import { converged, RawClient, stockClient, upgradeStatus, type StockClient } fr
 import { Editor } from './helpers/peers.js'
 import { seededRng } from './helpers/random.js'
 import { startServer } from './helpers/server.js'
+import { needs } from './helpers/services.js'
 import { turns, waitFor } from './helpers/wait.js'
 import { test } from './helpers/test.js'
 
@@ -241,6 +244,18 @@ test('9b. heartbeat: the connections are pinged a few at a time through the inte
   }
   assert.ok(most <= 32, `${most} of ${times.length} pings arrived within 50 ms`)
   assert.ok(clients.every((c) => !c.isClosed), 'a client that answers pings was dropped')
+})
+
+test('9c. the server listens with LISTEN_BACKLOG, not Node\'s 511, so a reconnect storm is queued rather than retried', async (t) => {
+  if (!(await needs(t, ['ss']))) return
+  const cleanup = new Cleanup(t)
+  const somaxconn = Number(fs.readFileSync('/proc/sys/net/core/somaxconn', 'utf8'))
+  // A listening socket's Send-Q in `ss` is its backlog (the kernel caps it at somaxconn).
+  const backlog = (port: number) => Number(execFileSync('ss', ['-Hltn', `sport = :${port}`], { encoding: 'utf8' }).trim().split(/\s+/)[2])
+  const chosen = await startServer(cleanup, { env: { LISTEN_BACKLOG: '1000' } })
+  assert.equal(backlog(chosen.port), Math.min(1000, somaxconn))
+  const byDefault = await startServer(cleanup)
+  assert.equal(backlog(byDefault.port), Math.min(4096, somaxconn))
 })
 
 test('10. /healthz reports the store, Redis, rooms and connections; /metrics counts', async (t) => {

@@ -2,6 +2,7 @@
  * The real Postgres and Redis of this machine, for the tests that need them. Absent, those tests
  * skip with a loud message; with CI set they fail instead, because CI must run them.
  */
+import { spawnSync } from 'node:child_process'
 import net from 'node:net'
 import pg from 'pg'
 import { redisServerBinary } from './redis-server.js'
@@ -63,18 +64,25 @@ export async function redisServerProblem(): Promise<string | null> {
   return redisServerBinary() === null ? 'no redis-server on PATH (apt-get install redis-server)' : null
 }
 
-export type Service = 'postgres' | 'redis' | 'redis-server'
+/** Null when iproute2's `ss` is on PATH (it reads a listening socket's backlog). */
+export async function ssProblem(): Promise<string | null> {
+  return spawnSync('ss', ['-V'], { encoding: 'utf8' }).status === 0 ? null : 'no ss on PATH (apt-get install iproute2)'
+}
+
+export type Service = 'postgres' | 'redis' | 'redis-server' | 'ss'
 
 const problems: Record<Service, () => Promise<string | null>> = {
   postgres: postgresProblem,
   redis: redisProblem,
   'redis-server': redisServerProblem,
+  ss: ssProblem,
 }
 
 const places: Record<Service, string> = {
   postgres: `is not reachable at ${POSTGRES_URL}`,
   redis: `is not reachable at ${REDIS_URL}`,
   'redis-server': 'cannot be started',
+  ss: 'cannot be run',
 }
 
 /**
