@@ -57,6 +57,9 @@ const started = new Date()
 const t0 = performance.now()
 const elapsed = () => `${((performance.now() - t0) / 1000).toFixed(0)}s`.padStart(5)
 
+// Read before the build, which is what every run measures: sources edited while the suite
+// runs reach no server, so they must not mark the report.
+const measured = gitState()
 buildServers()
 if (values.baseline !== undefined) {
   try {
@@ -129,7 +132,7 @@ const files = writeReport({
     memoryGB: Math.round(os.totalmem() / 1e9),
     node: process.version,
     kernel: os.release(),
-    git: gitState(),
+    git: measured,
   },
   servers,
   scenarios: scenarios.map((s) => s.name),
@@ -146,7 +149,7 @@ function usage(message: string): never {
   process.exit(2)
 }
 
-/** The commit measured, and whether the server's sources differed from it. */
+/** The commit measured, and whether the server's sources differed from it when it was built. */
 function gitState(): string {
   try {
     const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO }).toString().trim()
