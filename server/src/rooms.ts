@@ -19,7 +19,21 @@ export interface RoomsOptions extends RoomOptions {
    * goes back to its encoded form (Room.rest). Absent: never.
    */
   readonly restCheckMs?: number
+  /**
+   * Longest a rest check runs in one event-loop turn before it lets other work in (default
+   * REST_SLICE_MS; 0: one room per turn).
+   */
+  readonly restSliceMs?: number
 }
+
+/**
+ * Resting a room encodes its document (`Y.encodeStateAsUpdate`): tens of microseconds for a
+ * note, milliseconds for a long document. When a class or a meeting ends, hundreds of rooms
+ * fall quiet together and the next check would rest them all in one turn, holding every
+ * keystroke of every other room behind it, as the heartbeat once did with its pings. The check
+ * goes on in the next turn instead once it has used this long.
+ */
+const REST_SLICE_MS = 4
 
 interface Slot {
   readonly name: string
@@ -33,6 +47,8 @@ interface Slot {
 
 export class Rooms {
   private readonly slots = new Map<string, Slot>()
+  /** The rest check going on, if one is: its rooms are looked at a slice per turn. */
+  private resting: { readonly done: Promise<void>; next: NodeJS.Immediate | null; readonly finish: () => void } | null = null
   private readonly store: Store
   private readonly options: RoomsOptions
   private readonly log: Logger
@@ -61,11 +77,39 @@ export class Rooms {
     if (options.restCheckMs) {
       // One timer for all rooms: a document written during an interval stays a Y.Doc until it
       // has been quiet for a whole one.
-      this.restTimer = setInterval(() => {
-        for (const slot of this.slots.values()) slot.room?.restIfQuiet()
-      }, options.restCheckMs)
+      this.restTimer = setInterval(() => void this.restQuiet(), options.restCheckMs)
       this.restTimer.unref()
     }
+  }
+
+  /**
+   * Rests every loaded room nobody wrote to since the last check (Room.restIfQuiet), a slice of
+   * at most restSliceMs per turn. Resolves when every room has been looked at; a check while one
+   * is still going on joins it.
+   */
+  restQuiet(): Promise<void> {
+    if (this.resting) return this.resting.done
+    const rooms = this.loaded()
+    const sliceMs = this.options.restSliceMs ?? REST_SLICE_MS
+    let finish!: () => void
+    const pass = { done: new Promise<void>((resolve) => (finish = resolve)), next: null as NodeJS.Immediate | null, finish }
+    this.resting = pass
+    const slice = (from: number) => {
+      pass.next = null
+      const until = performance.now() + sliceMs
+      let i = from
+      while (i < rooms.length) {
+        rooms[i++]!.restIfQuiet()
+        if (performance.now() >= until) break
+      }
+      if (i < rooms.length) pass.next = setImmediate(slice, i)
+      else {
+        this.resting = null
+        finish()
+      }
+    }
+    slice(0)
+    return pass.done
   }
 
   /** Every loaded room, for metrics. */
@@ -150,6 +194,11 @@ export class Rooms {
   /** Flushes and unloads every room: used at shutdown, after the peers are gone. */
   async closeAll(): Promise<void> {
     if (this.restTimer) clearInterval(this.restTimer)
+    if (this.resting) {
+      if (this.resting.next) clearImmediate(this.resting.next)
+      this.resting.finish()
+      this.resting = null
+    }
     const slots = Array.from(this.slots.values())
     await Promise.all(
       slots.map(async (slot) => {

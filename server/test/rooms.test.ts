@@ -6,6 +6,7 @@ import assert from 'node:assert/strict'
 import path from 'node:path'
 import { TandemError } from '../src/errors.js'
 import { silentLogger } from '../src/log.js'
+import type { Room } from '../src/room.js'
 import { Rooms, type RoomsOptions } from '../src/rooms.js'
 import { SqliteStore } from '../src/store/sqlite.js'
 import { Cleanup } from './helpers/cleanup.js'
@@ -194,6 +195,33 @@ test('7. a document nobody wrote for a whole check interval gives its Y.Doc up; 
   assert.equal(textOf(reader.of('update').map((f) => f.update).concat(reader.of('sync-step2').map((f) => f.update))), '>hello012345')
   const stored = await store.inner.load('doc')
   assert.equal(stored && textOf(stored.updates), '>hello012345')
+})
+
+test('7b. a rest check rests quiet rooms a slice per turn, not all in one', async (t) => {
+  const { cleanup, rooms } = setup(t, { restSliceMs: 0 })
+  const writer = new RecordingPeer()
+  const all: Room[] = []
+  for (let i = 0; i < 5; i++) {
+    const room = await rooms.acquire(`doc-${i}`)
+    const editor = new Editor()
+    cleanup.add(() => editor.destroy())
+    room.join(writer)
+    room.handle(writer, { kind: 'update', update: editor.insert(0, `${i}`) })
+    await room.flush()
+    all.push(room)
+  }
+  const live = () => all.filter((r) => r.live).length
+  // The first check marks what each room has taken; the second finds them quiet.
+  await rooms.restQuiet()
+  assert.equal(live(), 5, 'rested while written in the last interval')
+  const pass = rooms.restQuiet()
+  assert.equal(live(), 4, 'with a slice of 0 ms, one room in the first turn of the check')
+  await turns(1)
+  assert.equal(live(), 3, 'and the next in the turn after')
+  await pass
+  assert.equal(live(), 0, 'every quiet room once the check is done')
+  // Still whole: text and the next write.
+  assert.equal(all[2]!.text(), '2')
 })
 
 test('8. a room whose last peer leaves rests at once; one with structs waiting for a dependency does not', async (t) => {
