@@ -59,7 +59,6 @@ export const replay: Scenario = {
         40_000 + n / 8,
       )
       const after = serverNow(server)
-      if (process.env.SMAPS_DUMP) { const fs = await import('node:fs'); fs.writeFileSync(`${process.env.SMAPS_DUMP}/${server.def.name}-${Date.now()}.smaps`, fs.readFileSync(`/proc/${server.pids[0]}/smaps`)) }
       m.replayS = replayed.ms / 1000
       m.replaySendS = replayed.sendMs / 1000
       m.replayCpuS = (after.cpuMs - before.cpuMs) / 1000
