@@ -486,13 +486,14 @@ export class Room {
 
   /**
    * Applies the updates from `messages[start]` on in one transaction, as long as each fits the
-   * doc without waiting for a dependency (the usual case; the others take handle()'s exact
-   * path). Returns the index of the first message it did not handle.
+   * doc without waiting for a dependency (for runs applyJoined leaves: an update the doc partly
+   * holds, a GC struct; the others take handle()'s exact path). Returns the index of the first
+   * message it did not handle.
    *
    * What the doc took of each update is known without a transaction of its own: since nothing
    * waits, it takes every struct past its client's clock, and a deletion shows in the
-   * transaction's delete set. The updates it took are merged (`Y.mergeUpdates`, about a
-   * microsecond per keystroke) and stored and relayed as one: a reader applies one update
+   * transaction's delete set. The updates it took are merged (queueRun) and stored and relayed
+   * as one: a reader applies one update
    * instead of dozens, each with a transaction of its own, and the store writes one row. Should
    * Yjs leave something waiting after all, or throw half-way, what the whole transaction took is
    * kept instead.
@@ -1314,24 +1315,13 @@ function fitsWithoutWaiting(doc: Y.Doc, { structs, ds }: ReturnType<typeof Y.dec
     const { client, clock } = struct.id
     const known = reached(store, reach, client)
     if (clock > known) return false
-    const end = Math.max(known, clock + struct.length)
-    if (reach.client === -1 || client === reach.client) {
-      reach.client = client
-      reach.clock = end
-    } else (reach.others ??= new Map()).set(client, end)
+    extend(reach, client, Math.max(known, clock + struct.length))
   }
   for (const struct of structs) {
     if (!(struct instanceof Y.Item)) continue
-    if (!present(store, reach, struct.origin) || !present(store, reach, struct.rightOrigin)) return false
-    if (struct.parent instanceof Y.ID && !present(store, reach, struct.parent)) return false
+    if (!pointsAtPresent(store, reach, struct)) return false
   }
-  // Most updates delete nothing: no iterator for an empty Map.
-  if (ds.clients.size === 0) return true
-  for (const [client, ranges] of ds.clients) {
-    const state = reached(store, reach, client)
-    for (const { clock, len } of ranges) if (clock + len > state) return false
-  }
-  return true
+  return deletesPresent(store, reach, ds)
 }
 
 /**
@@ -1345,20 +1335,11 @@ function continuesRun(store: Y.Doc['store'], { structs, ds }: DecodedUpdate, rea
     if (!(struct instanceof Y.Item)) return false
     const { client, clock } = struct.id
     if (clock !== reached(store, reach, client)) return false
-    // Its origins may be in the doc, the run before it or this update before it.
-    if (!present(store, reach, struct.origin) || !present(store, reach, struct.rightOrigin)) return false
-    if (struct.parent instanceof Y.ID && !present(store, reach, struct.parent)) return false
-    if (reach.client === -1 || client === reach.client) {
-      reach.client = client
-      reach.clock = clock + struct.length
-    } else (reach.others ??= new Map()).set(client, clock + struct.length)
+    // What it points at may be in the doc, the run before it or this update before it.
+    if (!pointsAtPresent(store, reach, struct)) return false
+    extend(reach, client, clock + struct.length)
   }
-  if (ds.clients.size === 0) return true
-  for (const [client, ranges] of ds.clients) {
-    const state = reached(store, reach, client)
-    for (const { clock, len } of ranges) if (clock + len > state) return false
-  }
-  return true
+  return deletesPresent(store, reach, ds)
 }
 
 /** The clocks an update brings: one client's in two numbers, any others' in a Map. */
@@ -1373,7 +1354,32 @@ function reached(store: Y.Doc['store'], reach: Reach, client: number): number {
   return client === reach.client ? reach.clock : (reach.others?.get(client) ?? Y.getState(store, client))
 }
 
+/** Records that `client`'s clock reaches `clock` with what an update brings. */
+function extend(reach: Reach, client: number, clock: number): void {
+  if (reach.client === -1 || client === reach.client) {
+    reach.client = client
+    reach.clock = clock
+  } else (reach.others ??= new Map()).set(client, clock)
+}
+
 /** Whether `id` is in the doc's store or among the structs an update brings. */
 function present(store: Y.Doc['store'], reach: Reach, id: Y.ID | null): boolean {
   return id === null || id.clock < reached(store, reach, id.client)
+}
+
+/** Whether everything an Item points at (origin, right origin, parent) is present. */
+function pointsAtPresent(store: Y.Doc['store'], reach: Reach, item: Y.Item): boolean {
+  if (!present(store, reach, item.origin) || !present(store, reach, item.rightOrigin)) return false
+  return !(item.parent instanceof Y.ID) || present(store, reach, item.parent)
+}
+
+/** Whether every range a delete set names is present. */
+function deletesPresent(store: Y.Doc['store'], reach: Reach, ds: DecodedUpdate['ds']): boolean {
+  // Most updates delete nothing: no iterator for an empty Map.
+  if (ds.clients.size === 0) return true
+  for (const [client, ranges] of ds.clients) {
+    const state = reached(store, reach, client)
+    for (const { clock, len } of ranges) if (clock + len > state) return false
+  }
+  return true
 }
