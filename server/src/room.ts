@@ -417,8 +417,9 @@ export class Room {
    * makes one Item for the run instead of one per keystroke, to be joined again at the end of
    * the transaction (most of what the server's old generation grew by in the replay), and
    * decodes one update instead of dozens. Each update is still checked (check) before the run
-   * is applied, against the doc as the run leaves it, and what is stored and relayed is the
-   * update that was applied.
+   * is applied: against the doc, which is enough because continuesRun admits only structs past
+   * everything the doc and the run before it hold, so none can reuse an ID. What is stored and
+   * relayed is the update that was applied.
    */
   private applyJoined(peer: Peer, messages: readonly ClientMessage[], start: number): number {
     const doc = this.doc
