@@ -8,12 +8,15 @@
  * malformed one among them ends the connection after those before it, never before.
  */
 import assert from 'node:assert/strict'
+import * as decoding from 'lib0/decoding'
+import * as Y from 'yjs'
 import { FrameCounter } from '../src/frame-counter.js'
 import { maxFragments, RateBudget } from '../src/limits.js'
 import { encodeUpdate } from '../src/protocol.js'
 import { Cleanup } from './helpers/cleanup.js'
 import { stockClient, type StockClient } from './helpers/clients.js'
 import { savedQuery } from './helpers/hostile.js'
+import { TEXT_NAME } from '../src/room.js'
 import { Editor } from './helpers/peers.js'
 import { startServer, type TestServer } from './helpers/server.js'
 import { clientFrame, fragmentedMessage, Opcode, TcpClient } from './helpers/tcp-client.js'
@@ -191,4 +194,37 @@ test('6. many messages in one write: those before a malformed one are applied, s
   const res = await fetch(`${server.httpUrl}/api/docs/${encodeURIComponent(ROOM)}/text`)
   const stored = await res.text()
   assert.ok(stored.includes(expected) && !stored.includes('<after-bad>'), `the server holds ${JSON.stringify(stored)}`)
+})
+
+test('6b. the messages of one write reach the room together once ws has parsed them all: another client gets one update', async (t) => {
+  const cleanup = new Cleanup(t)
+  const server = await startServer(cleanup)
+  const observer = await joined(cleanup, server)
+  const writer = await joined(cleanup, server)
+  const author = new Editor(6003)
+  cleanup.add(() => author.destroy())
+  // Keystrokes sent one by one, as a fast typist's client does, arriving in one read of the
+  // server's socket: handled as one run (room.ts, handleAll), relayed as one update.
+  const typed = 'in-one-read'
+  await writer.write(Buffer.concat(Array.from(typed, (ch, i) => clientFrame(Opcode.binary, encodeUpdate(author.insert(i, ch))))))
+
+  const seen = new Y.Doc()
+  cleanup.add(() => seen.destroy())
+  const updates = () => {
+    const out: Uint8Array[] = []
+    for (const frame of observer.frames) {
+      if (frame.opcode !== Opcode.binary) continue
+      const decoder = decoding.createDecoder(frame.payload)
+      if (decoding.readVarUint(decoder) === 0 && decoding.readVarUint(decoder) === 2) out.push(decoding.readVarUint8Array(decoder))
+    }
+    return out
+  }
+  await waitFor(
+    () => {
+      for (const update of updates()) Y.applyUpdate(seen, update)
+      return seen.getText(TEXT_NAME).toString() === typed
+    },
+    { message: () => `the observer has ${JSON.stringify(seen.getText(TEXT_NAME).toString())}` },
+  )
+  assert.equal(updates().length, 1, `relayed as ${updates().length} updates`)
 })
