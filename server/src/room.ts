@@ -1138,7 +1138,8 @@ export class Room {
     const started = performance.now()
     let last: number
     try {
-      last = await this.store.append(this.name, batch)
+      // What the doc holds of the store is all of it, unless other instances write too.
+      last = await this.store.append(this.name, batch, this.sequence.known)
       this.options.onAppend?.((performance.now() - started) / 1000, true)
     } catch (err) {
       this.options.onAppend?.((performance.now() - started) / 1000, false)

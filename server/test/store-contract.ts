@@ -44,6 +44,22 @@ export function storeContract(name: string, makeStore: MakeStore): void {
     assert.equal((await store.load('doc'))?.seq, c)
   })
 
+  contractCase('2b. the caller\'s belief of the last number: behind overwrites nothing, ahead keeps the order', async (store) => {
+    const first = await store.append('doc', [u(1)], 0)
+    const second = await store.append('doc', [u(2)], first)
+    assert.ok(second > first, `seqs ${first}, ${second}`)
+    // Another process appended meanwhile: the belief is behind what is stored.
+    const third = await store.append('doc', [u(3), u(4)], first)
+    assert.ok(third - second >= 2, `numbered after what is stored: ${second}, then ${third}`)
+    // Ahead (never so from a room, but harmless): numbers are skipped, the order is kept.
+    const fourth = await store.append('doc', [u(5)], third + 10)
+    assert.ok(fourth > third, `seqs ${third}, ${fourth}`)
+    const loaded = await store.load('doc')
+    assert.deepEqual(plain(loaded?.updates ?? []), [[1], [2], [3], [4], [5]])
+    assert.equal(loaded?.seq, fourth)
+    assert.equal(await store.append('doc', [u(6)]), fourth + 1, 'without a belief, numbered from the last')
+  })
+
   contractCase('3. load returns the updates in order, with seq and tail', async (store) => {
     await store.append('doc', [u(1), u(2, 2)])
     const seq = await store.append('doc', [u(3, 3, 3)])

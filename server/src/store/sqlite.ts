@@ -55,7 +55,7 @@ const PAGE_BYTES = 4096
 export class SqliteStore implements Store {
   private readonly db: BetterSqlite3.Database
   private readonly stmt: ReturnType<typeof prepare>
-  private readonly appendTx: (name: string, updates: readonly Uint8Array[]) => number
+  private readonly appendTx: (name: string, updates: readonly Uint8Array[], last: number | undefined) => number
   private readonly compactTx: (name: string, snapshot: Uint8Array, upTo: number) => void
   private readonly loadTx: (name: string, after: number) => StoredDoc | null
   private readonly groupTx: (appends: () => void) => void
@@ -88,8 +88,8 @@ export class SqliteStore implements Store {
 
     // Inside group()'s transaction, better-sqlite3 runs this one as a savepoint: a failed append
     // rolls back only itself.
-    this.appendTx = this.db.transaction((name: string, updates: readonly Uint8Array[]) => {
-      let seq = lastSeq(stmt, name)
+    this.appendTx = this.db.transaction((name: string, updates: readonly Uint8Array[], last: number | undefined) => {
+      let seq = last ?? lastSeq(stmt, name)
       let bytes = 0
       for (const data of updates) {
         stmt.insertUpdate.run(name, ++seq, data)
@@ -134,8 +134,19 @@ export class SqliteStore implements Store {
     return this.loadTx(name, seq)
   }
 
-  async append(name: string, updates: readonly Uint8Array[]): Promise<number> {
-    const last = this.appendTx(name, updates)
+  async append(name: string, updates: readonly Uint8Array[], believed?: number): Promise<number> {
+    let last: number
+    try {
+      // The room's belief saves a statement per commit: reading the last number took 46 µs of a
+      // keystroke's commit, cold, in the fan-out; without it the insert is the first to walk the
+      // table's pages, and the commit is 15-20 µs shorter in all.
+      last = this.appendTx(name, updates, believed)
+    } catch (err) {
+      // Behind: another process appended to this document (the primary key refused the number,
+      // and the failed append rolled back by itself). Read the number after all.
+      if (believed === undefined || (err as { code?: string }).code !== 'SQLITE_CONSTRAINT_PRIMARYKEY') throw err
+      last = this.appendTx(name, updates, undefined)
+    }
     // Inside group(), the rows are durable only once its transaction commits.
     const group = this.grouped
     if (group) await new Promise<void>((resolve, reject) => group.push({ resolve, reject }))

@@ -24,8 +24,13 @@ export interface Store {
   /**
    * Appends updates atomically (all or none) and durably, resolving with the sequence number of
    * the last one. Callers relay an update only after this resolves.
+   *
+   * `last`, when given, is the sequence number the caller believes the document's last stored
+   * update has: a store may number the new ones from it instead of reading it. A belief that is
+   * behind (another process wrote since) must not overwrite anything: the store then reads the
+   * number after all. One that is ahead can only leave numbers unused, which nothing relies on.
    */
-  append(name: string, updates: readonly Uint8Array[]): Promise<number>
+  append(name: string, updates: readonly Uint8Array[], last?: number): Promise<number>
   /**
    * Optional: runs `appends`, which calls append() for several documents, as one transaction.
    * Each of those appends still settles on its own: rejected at once if it fails by itself, and
