@@ -1139,7 +1139,8 @@ export class Room {
     let last: number
     try {
       // What the doc holds of the store is all of it, unless other instances write too.
-      last = await this.store.append(this.name, batch, this.sequence.known)
+      const known = this.sequence.known
+      last = this.store.appendNow?.(this.name, batch, known) ?? (await this.store.append(this.name, batch, known))
       this.options.onAppend?.((performance.now() - started) / 1000, true)
     } catch (err) {
       this.options.onAppend?.((performance.now() - started) / 1000, false)

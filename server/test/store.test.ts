@@ -90,19 +90,23 @@ test('sqlite store: appends in one group commit together, and settle only once i
   await store.append('a', [u(1)])
   refuseRowsOf(path.join(dir, 'tandem.sqlite'), 'bad')
 
-  // One append of the group fails by itself: the others commit, and it alone rejects.
+  // One append of the group fails by itself: the others commit, and it alone rejects. `b` and
+  // the second bad one come with their numbers: one statement each, no savepoint of their own.
   const settled: string[] = []
-  let a!: Promise<number>, b!: Promise<number>, bad!: Promise<number>
+  let a!: Promise<number>, b!: Promise<number>, bad!: Promise<number>, badOne!: Promise<number>
   store.group(() => {
     a = store.append('a', [u(2), u(3)])
     bad = store.append('bad', [u(9)])
-    b = store.append('b', [u(4)])
-    for (const [name, p] of [['a', a], ['b', b], ['bad', bad]] as const) p.then(() => settled.push(name), () => settled.push(`${name} failed`))
+    badOne = store.append('bad', [u(10)], 0)
+    b = store.append('b', [u(4)], 0)
+    const all = [['a', a], ['b', b], ['bad', bad], ['badOne', badOne]] as const
+    for (const [name, p] of all) p.then(() => settled.push(name), () => settled.push(`${name} failed`))
   })
   assert.deepEqual(await a, 3)
   assert.deepEqual(await b, 1)
   await assert.rejects(bad, /refused by the test/)
-  assert.deepEqual(settled.sort(), ['a', 'b', 'bad failed'])
+  await assert.rejects(badOne, /refused by the test/)
+  assert.deepEqual(settled.sort(), ['a', 'b', 'bad failed', 'badOne failed'])
   assert.deepEqual((await store.load('a'))?.updates.map((x) => Array.from(x)), [[1], [2], [3]])
   assert.deepEqual((await store.load('b'))?.updates.map((x) => Array.from(x)), [[4]])
   assert.equal(await store.load('bad'), null)
@@ -120,6 +124,29 @@ test('sqlite store: appends in one group commit together, and settle only once i
   assert.deepEqual((await store.load('a'))?.updates.map((x) => Array.from(x)), [[1], [2], [3]])
   assert.equal(await store.load('d'), null)
   assert.equal(await store.append('a', [u(7)]), 4, 'sequence numbers go on from what was committed')
+})
+
+test('sqlite store: appendNow is committed when it returns, and declines inside a group', async (t) => {
+  const cleanup = new Cleanup(t)
+  const dir = cleanup.tempDir()
+  const store = SqliteStore.open(dir, { synchronous: 'normal' })
+  cleanup.add(() => store.close())
+  assert.equal(store.appendNow('doc', [u(1)], 0), 1)
+  // Another connection sees it at once: committed, not waiting for anything.
+  const db = new Database(path.join(dir, 'tandem.sqlite'), { readonly: true, fileMustExist: true })
+  cleanup.add(() => db.close())
+  assert.deepEqual(db.prepare('SELECT seq FROM updates WHERE doc = ?').all('doc'), [{ seq: 1 }])
+  let declined: number | null = 0
+  let later!: Promise<number>
+  store.group(() => {
+    declined = store.appendNow('doc', [u(2)], 1)
+    later = store.append('doc', [u(2)], 1)
+  })
+  assert.equal(declined, null, 'inside a group, rows are durable only when it commits')
+  assert.equal(await later, 2)
+  assert.deepEqual((await store.load('doc'))?.updates.map((x) => Array.from(x)), [[1], [2]])
+  // Behind (as after another process's append): numbered after what is stored.
+  assert.equal(store.appendNow('doc', [u(3), u(4)], 1), 4)
 })
 
 test('sqlite store: the WAL is copied back into the file between turns, never inside a commit', async (t) => {
