@@ -11,6 +11,7 @@ import { WebSocketServer } from './commonjs.js'
 import { chooseProtocol, clientAddress, httpToken, originAllowed, upgradeToken } from './access.js'
 import { createAuth, type Auth, type Grant } from './auth.js'
 import { ConfigError, type Config } from './config.js'
+import { CommitTurn } from './commit-turn.js'
 import { Connection } from './connection.js'
 import { asTandemError, CloseCode, TandemError } from './errors.js'
 import type { Fanout } from './fanout/fanout.js'
@@ -68,6 +69,9 @@ export function createServer(config: Config, deps: ServerDeps): TandemServer {
   const { store, log } = deps
   const fanout = deps.fanout ?? null
   const metrics = new Metrics()
+  // The rooms commit together, a turn at a time; on a quiet server a read's room at once, where
+  // a commit syncs nothing to disk (commit-turn.ts).
+  const commits = new CommitTurn(store, { eager: config.sqliteSync === 'normal' && !deps.sharedStore })
   const rooms = new Rooms(
     store,
     {
@@ -80,6 +84,7 @@ export function createServer(config: Config, deps: ServerDeps): TandemServer {
       catchUpMs: deps.sharedStore || fanout ? config.catchUpMs : null,
       onAppend: metrics.onAppend,
       limits: config.limits,
+      commits,
     },
     log,
     fanout,
@@ -287,23 +292,26 @@ export function createServer(config: Config, deps: ServerDeps): TandemServer {
   function handleFrames(frames: readonly Uint8Array[], conn: Connection): void {
     const room = connections.get(conn)!
     try {
-      if (frames.length === 1) return room.handle(conn, protocol.decode(frames[0]!))
-      // Frames before a malformed one are handled; it and those after it close the connection.
-      const messages: ClientMessage[] = []
-      let malformed: unknown = null
-      for (const frame of frames) {
-        try {
-          messages.push(protocol.decode(frame))
-        } catch (err) {
-          malformed = err
-          break
+      if (frames.length === 1) room.handle(conn, protocol.decode(frames[0]!))
+      else {
+        // Frames before a malformed one are handled; it and those after it close the connection.
+        const messages: ClientMessage[] = []
+        let malformed: unknown = null
+        for (const frame of frames) {
+          try {
+            messages.push(protocol.decode(frame))
+          } catch (err) {
+            malformed = err
+            break
+          }
         }
+        room.handleAll(conn, messages)
+        if (malformed !== null) throw malformed
       }
-      room.handleAll(conn, messages)
-      if (malformed !== null) throw malformed
     } catch (err) {
       conn.fail(asTandemError(err))
     }
+    commits.afterRead()
   }
 
 
