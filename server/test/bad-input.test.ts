@@ -4,6 +4,7 @@
  * the stored document holds the honest clients' text and nothing of the bad frame.
  */
 import assert from 'node:assert/strict'
+import * as encoding from 'lib0/encoding'
 import * as Y from 'yjs'
 import { encodeAwareness, encodeSyncStep1, encodeUpdate } from '../src/protocol.js'
 import { SqliteStore } from '../src/store/sqlite.js'
@@ -25,6 +26,25 @@ function truncatedUpdate(): Uint8Array {
   const full = Y.encodeStateAsUpdate(evil.doc)
   evil.destroy()
   return full.subarray(0, full.length - 1)
+}
+
+/**
+ * An update that decodes cleanly and whose every reference is there, yet Yjs throws while
+ * integrating it: one item whose parent is the item itself. Only applying it finds that out,
+ * which is why the server applies an update before it stores or relays it.
+ */
+function selfParentUpdate(): Uint8Array {
+  const encoder = new Y.UpdateEncoderV1()
+  encoding.writeVarUint(encoder.restEncoder, 1) // one client
+  encoding.writeVarUint(encoder.restEncoder, 1) // with one struct
+  encoder.writeClient(97)
+  encoding.writeVarUint(encoder.restEncoder, 0) // from clock 0
+  encoder.writeInfo(4) // an item with string content, no origins, its parent given by ID
+  encoder.writeParentInfo(false)
+  encoder.writeLeftID(Y.createID(97, 0)) // the parent: itself
+  encoder.writeString('INJECTED')
+  encoding.writeVarUint(encoder.restEncoder, 0) // an empty delete set
+  return encoder.toUint8Array()
 }
 
 function validUpdate(text: string): Uint8Array {
@@ -79,6 +99,12 @@ const cases: Case[] = [
   {
     title: 'an update Yjs cannot apply (cut inside its delete set)',
     bad: encodeUpdate(truncatedUpdate()),
+    closeCode: 4422,
+    log: /closing connection .*code=INVALID_UPDATE/,
+  },
+  {
+    title: 'an update that decodes, with every reference there, that Yjs throws on (its own parent)',
+    bad: encodeUpdate(selfParentUpdate()),
     closeCode: 4422,
     log: /closing connection .*code=INVALID_UPDATE/,
   },
