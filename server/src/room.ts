@@ -494,10 +494,9 @@ export class Room {
    * What the doc took of each update is known without a transaction of its own: since nothing
    * waits, it takes every struct past its client's clock, and a deletion shows in the
    * transaction's delete set. The updates it took are merged (queueRun) and stored and relayed
-   * as one: a reader applies one update
-   * instead of dozens, each with a transaction of its own, and the store writes one row. Should
-   * Yjs leave something waiting after all, or throw half-way, what the whole transaction took is
-   * kept instead.
+   * as one: a reader applies one update instead of dozens, each with a transaction of its own,
+   * and the store writes one row. Should Yjs leave something waiting after all, or throw
+   * half-way, what the whole transaction took is kept instead.
    */
   private applyRun(peer: Peer, messages: readonly ClientMessage[], start: number): number {
     const doc = this.doc
