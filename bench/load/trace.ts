@@ -71,6 +71,20 @@ export function traceCache(dir: string, prefixes: readonly number[]): TraceCache
   return meta
 }
 
+/**
+ * For each update, the clock of the trace's one client after it (carried over updates that only
+ * delete): a reader whose state vector has reached it holds that update.
+ */
+export function clocksAfter(updates: readonly Uint8Array[]): Uint32Array {
+  const clocks = new Uint32Array(updates.length)
+  let clock = 0
+  updates.forEach((update, i) => {
+    for (const end of Y.parseUpdateMeta(update).to.values()) clock = Math.max(clock, end)
+    clocks[i] = clock
+  })
+  return clocks
+}
+
 /** The first `n` updates of the cache file. */
 export function readUpdates(file: string, n: number): Uint8Array[] {
   const decoder = decoding.createDecoder(new Uint8Array(fs.readFileSync(file)))
