@@ -28,8 +28,10 @@ const roundRobin: Placement = (slot) => slot
  * Update bytes the replay typist may have sent that its watcher does not hold yet. Counting only
  * the socket's own buffer (bufferedAmount) bounded nothing: on loopback the kernel took another
  * 3-4 MB first, and a server that fell behind then read over 1 MB of keystrokes in one turn.
+ * Hocuspocus merges what it reads in a turn with one Y.mergeUpdates, whose cost grows much
+ * faster than the count: at 256 KiB its replays took 16-42 s, and the suite over 10 minutes.
  */
-const MAX_IN_FLIGHT = 256 * 1024
+const MAX_IN_FLIGHT = 128 * 1024
 
 export class Load {
   private clients: BenchClient[] = []
@@ -444,8 +446,11 @@ export interface ReplayResult {
 
 /** How long a replay's watcher may hear nothing before the replay is failed as stalled. */
 const REPLAY_STALL_MS = 10_000
-/** How long a synced client's text may stay short of the document before openOnce gives up. */
-const STALLED_MS = 5000
+/**
+ * How long a synced client's text may stay short of the document before openOnce gives up. The
+ * reference server's cold opens, the only ones that stop short, send their last text within 2 s.
+ */
+const STALLED_MS = 3000
 class Stalled extends Error {}
 
 export interface OpenResult {
