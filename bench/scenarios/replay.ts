@@ -29,7 +29,7 @@ export const replay: Scenario = {
   describe: (p) =>
     `Replay: one client sends the first ${p.replay.updates.toLocaleString('en')} keystrokes of the automerge-paper trace ` +
     `(one Yjs update per trace transaction, the bytes a Yjs client produces when typing it, generated once before the ` +
-    `run) as fast as the server relays it (at most 256 KiB of updates sent that the watcher does not hold yet); a second ` +
+    `run) as fast as the server relays it (at most 128 KiB of updates sent that the watcher does not hold yet); a second ` +
     `client watches. Time from the first send ` +
     `until the watcher's text equals the trace's text. Cold open: the server is then stopped with SIGTERM (after it ` +
     `has used no CPU for a full second, so every server has finished writing), started again on the same data dir, and once it ` +
