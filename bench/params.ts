@@ -11,7 +11,15 @@ export interface Params {
   readonly fanout: { readonly readers: readonly number[]; readonly edits: number; readonly rate: number; readonly warmup: number; readonly serverWarmup: { readonly edits: number; readonly rate: number }; readonly readerProcesses: number }
   /** `warmupMs`: typing before the measured `durationMs`, discarded (see rooms.ts). */
   readonly rooms: { readonly rooms: number; readonly perRoom: number; readonly rate: number; readonly turnMs: number; readonly durationMs: number; readonly warmupMs: number }
-  readonly replay: { readonly updates: number }
+  /**
+   * `inFlightBytes`: update bytes the typist may have sent that its watcher does not hold yet
+   * (it goes on at half). Counting only the socket's own buffer (bufferedAmount) bounded nothing:
+   * on loopback the kernel took another 3-4 MB first, and a server that fell behind then read
+   * over 1 MB of keystrokes in one turn. Hocuspocus merges what it reads in a turn with one
+   * Y.mergeUpdates, whose cost grows much faster than the count: at 256 KiB its replays took
+   * 16-42 s, and the suite over 10 minutes.
+   */
+  readonly replay: { readonly updates: number; readonly inFlightBytes: number }
   readonly storm: { readonly rooms: number; readonly perRoom: number; readonly edits: number }
   readonly memory: { readonly idle: number; readonly docs: number; readonly docUpdates: number }
 }
@@ -20,7 +28,7 @@ export const FULL: Params = {
   reps: 3,
   fanout: { readers: [50, 200], edits: 100, rate: 20, warmup: 20, serverWarmup: { edits: 300, rate: 400 }, readerProcesses: 2 },
   rooms: { rooms: 500, perRoom: 4, rate: 5, turnMs: 2000, durationMs: 6_000, warmupMs: 1000 },
-  replay: { updates: 259_778 },
+  replay: { updates: 259_778, inFlightBytes: 128 * 1024 },
   storm: { rooms: 100, perRoom: 10, edits: 100 },
   memory: { idle: 1000, docs: 50, docUpdates: 5000 },
 }
@@ -29,7 +37,7 @@ export const QUICK: Params = {
   reps: 1,
   fanout: { readers: [50, 200], edits: 40, rate: 20, warmup: 10, serverWarmup: { edits: 100, rate: 400 }, readerProcesses: 2 },
   rooms: { rooms: 100, perRoom: 4, rate: 5, turnMs: 1000, durationMs: 4_000, warmupMs: 500 },
-  replay: { updates: 20_000 },
+  replay: { updates: 20_000, inFlightBytes: 128 * 1024 },
   storm: { rooms: 30, perRoom: 10, edits: 50 },
   memory: { idle: 200, docs: 10, docUpdates: 5000 },
 }

@@ -24,15 +24,6 @@ export interface Target {
 type Placement = (slot: number) => number
 const roundRobin: Placement = (slot) => slot
 
-/**
- * Update bytes the replay typist may have sent that its watcher does not hold yet. Counting only
- * the socket's own buffer (bufferedAmount) bounded nothing: on loopback the kernel took another
- * 3-4 MB first, and a server that fell behind then read over 1 MB of keystrokes in one turn.
- * Hocuspocus merges what it reads in a turn with one Y.mergeUpdates, whose cost grows much
- * faster than the count: at 256 KiB its replays took 16-42 s, and the suite over 10 minutes.
- */
-const MAX_IN_FLIGHT = 128 * 1024
-
 export class Load {
   private clients: BenchClient[] = []
   private typists: Typist[] = []
@@ -204,9 +195,12 @@ export class Load {
 
   /**
    * One typist sends the trace's first `n` keystroke updates as fast as the server relays them
-   * (MAX_IN_FLIGHT); a watcher in the same process reports when its text equals `expected`.
+   * (at most `inFlightBytes` that the watcher does not hold yet; see Params); a watcher in the
+   * same process reports when its text equals `expected`.
    */
-  async replay(a: Target & { room: string; updatesFile: string; n: number; expected: string; timeoutMs: number }): Promise<ReplayResult> {
+  async replay(
+    a: Target & { room: string; updatesFile: string; n: number; inFlightBytes: number; expected: string; timeoutMs: number },
+  ): Promise<ReplayResult> {
     const updates = readUpdates(a.updatesFile, a.n)
     const [watcher, typist] = await this.open(a, [a.room, a.room], true, 2, 20_000)
     let heardAt = performance.now()
@@ -235,8 +229,8 @@ export class Load {
       for (let i = 0; i < updates.length; i++) {
         typist!.sendUpdate(updates[i]!)
         sentBytes += updates[i]!.length
-        if (i % 64 === 63 && inFlight(sentBytes) > MAX_IN_FLIGHT) {
-          if (!(await waitFor(() => inFlight(sentBytes) <= MAX_IN_FLIGHT / 2, a.timeoutMs, 1))) throw new Error('the watcher never caught up')
+        if (i % 64 === 63 && inFlight(sentBytes) > a.inFlightBytes) {
+          if (!(await waitFor(() => inFlight(sentBytes) <= a.inFlightBytes / 2, a.timeoutMs, 1))) throw new Error('the watcher never caught up')
         }
       }
       return performance.now()

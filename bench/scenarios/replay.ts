@@ -29,7 +29,8 @@ export const replay: Scenario = {
   describe: (p) =>
     `Replay: one client sends the first ${p.replay.updates.toLocaleString('en')} keystrokes of the automerge-paper trace ` +
     `(one Yjs update per trace transaction, the bytes a Yjs client produces when typing it, generated once before the ` +
-    `run) as fast as the server relays it (at most 128 KiB of updates sent that the watcher does not hold yet); a second ` +
+    `run) as fast as the server relays it (at most ${p.replay.inFlightBytes / 1024} KiB of updates sent that the watcher does not ` +
+    `hold yet); a second ` +
     `client watches. Time from the first send ` +
     `until the watcher's text equals the trace's text. Cold open: the server is then stopped with SIGTERM (after it ` +
     `has used no CPU for a full second, so every server has finished writing), started again on the same data dir, and once it ` +
@@ -56,7 +57,15 @@ export const replay: Scenario = {
       const replayed = await load.run(
         'replay',
         // 62 s for the whole trace: five times the slowest healthy run (Hocuspocus, 11-14 s).
-        { ...target(server), room: 'automerge-paper', updatesFile: ctx.trace.updatesFile, n, expected, timeoutMs: 30_000 + n / 8 },
+        {
+          ...target(server),
+          room: 'automerge-paper',
+          updatesFile: ctx.trace.updatesFile,
+          n,
+          inFlightBytes: ctx.params.replay.inFlightBytes,
+          expected,
+          timeoutMs: 30_000 + n / 8,
+        },
         40_000 + n / 8,
       )
       const after = serverNow(server)
