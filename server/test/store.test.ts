@@ -170,6 +170,34 @@ test('sqlite store: the WAL is copied back into the file between turns, never in
   assert.deepEqual(Array.from(stored!.updates[599]!.subarray(0, 2)), [599 % 256, 599 % 256])
 })
 
+test('sqlite store: the WAL is synced ahead of its checkpoint, and close leaves no descriptor behind', async (t) => {
+  const cleanup = new Cleanup(t)
+  const dir = cleanup.tempDir()
+  let store = SqliteStore.open(dir, { synchronous: 'normal' })
+  cleanup.add(() => store.close())
+  const wal = path.join(dir, 'tandem.sqlite-wal')
+  // Descriptors of this process open on the WAL (Linux; elsewhere only the data is checked).
+  const linux = fs.existsSync('/proc/self/fd')
+  const walDescriptors = () =>
+    fs.readdirSync('/proc/self/fd').filter((fd) => {
+      try {
+        // Once the last connection closes, SQLite deletes the WAL: the link then says so.
+        return fs.readlinkSync(`/proc/self/fd/${fd}`).replace(/ \(deleted\)$/, '') === wal
+      } catch {
+        return false
+      }
+    }).length
+  // Past CHECKPOINT_PAGES in one turn: the sync starts inside the commit that crosses it.
+  const appends = Array.from({ length: 600 }, (_, i) => store.append('doc', [new Uint8Array(900).fill(i % 256)]))
+  if (linux) assert.equal(walDescriptors(), 2, "SQLite's own descriptor and the one the sync ahead holds")
+  // Closed in the same turn, so while the sync is still running: its callback closes the descriptor.
+  await store.close()
+  assert.equal(await appends.at(-1), 600)
+  if (linux) await waitFor(() => walDescriptors() === 0, { message: () => `${walDescriptors()} descriptors still open on the WAL` })
+  store = SqliteStore.open(dir, { synchronous: 'normal' })
+  assert.equal((await store.load('doc'))?.updates.length, 600)
+})
+
 /**
  * Two PostgresStore instances (two pools, as two servers) append at once, each batching its own
  * appends into shared statements: to documents only one of them writes, to documents both write

@@ -64,6 +64,11 @@ export class SqliteStore implements Store {
   /** Pages written since the last checkpoint (estimated), and the checkpoint scheduled, if any. */
   private unchecked = 0
   private checkpointing: NodeJS.Immediate | null = null
+  /** The WAL's file, for syncing it ahead of a checkpoint (see wrote); opened at the first one. */
+  private readonly walFile: string
+  private wal: number | null | undefined = undefined
+  /** A sync of the WAL is running on libuv's thread pool; the checkpoint follows it. */
+  private syncing = false
 
   /** Opens (creating when missing) `tandem.sqlite` in `dir`. */
   static open(dir: string, options: SqliteOptions): SqliteStore {
@@ -73,6 +78,7 @@ export class SqliteStore implements Store {
 
   constructor(file: string, options: SqliteOptions) {
     this.db = new Database(file)
+    this.walFile = `${file}-wal`
     // Compaction frees most of what a busy document wrote since the last one; with incremental
     // auto-vacuum the file gives it back (see compact) instead of keeping its largest size for
     // ever. It can only be chosen before the first table exists, so a file made by an older
@@ -196,20 +202,55 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     if (this.checkpointing) clearImmediate(this.checkpointing)
     this.checkpointing = null
+    // A sync in flight still holds the descriptor: its callback closes it.
+    if (!this.syncing) this.closeWal()
     // Closing the last connection checkpoints the whole WAL and deletes it.
     if (this.db.open) this.db.close()
   }
 
   /**
-   * Counts pages toward the next checkpoint, and schedules it once they pass CHECKPOINT_PAGES.
-   * Called inside a write, so in the turn's commit (commit-turn.ts runs it in a setImmediate): an
-   * immediate scheduled from there runs in the next turn, after this one's commits have been
-   * relayed.
+   * Counts pages toward the next checkpoint, and starts it once they pass CHECKPOINT_PAGES: a
+   * sync of the WAL on the thread pool, then the checkpoint in its callback. Called inside a
+   * write, so in the turn's commit (commit-turn.ts runs it in a setImmediate); either way the
+   * checkpoint runs in a later turn, after this one's commits have been relayed (without the
+   * WAL's descriptor, in an immediate scheduled from here: the next turn).
    */
   private wrote(pages: number): void {
     this.unchecked += pages
-    if (this.unchecked < CHECKPOINT_PAGES || this.checkpointing) return
-    this.checkpointing = setImmediate(this.checkpoint)
+    if (this.unchecked < CHECKPOINT_PAGES || this.checkpointing || this.syncing) return
+    const wal = this.openWal()
+    if (wal === null) {
+      this.checkpointing = setImmediate(this.checkpoint)
+      return
+    }
+    // The checkpoint syncs the WAL before it copies it back, and that sync was most of what it
+    // held the event loop for: 8-12 ms for 1,000 pages on this project's test machine, against
+    // 1-3 ms with the pages already synced. Synced first on the thread pool, the checkpoint's
+    // own sync has only what was written since. Its callback comes in a later turn, after this
+    // one's commits have been relayed. Should the sync fail, SQLite's own still decides.
+    this.syncing = true
+    fs.fdatasync(wal, () => {
+      this.syncing = false
+      if (this.db.open) this.checkpoint()
+      else this.closeWal()
+    })
+  }
+
+  /** The WAL, opened for reading (a sync needs no more); null where it cannot be opened. */
+  private openWal(): number | null {
+    if (this.wal === undefined) {
+      try {
+        this.wal = fs.openSync(this.walFile, 'r')
+      } catch {
+        this.wal = null
+      }
+    }
+    return this.wal
+  }
+
+  private closeWal(): void {
+    if (typeof this.wal === 'number') fs.closeSync(this.wal)
+    this.wal = null
   }
 
   private readonly checkpoint = (): void => {
