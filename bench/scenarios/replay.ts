@@ -30,9 +30,8 @@ export const replay: Scenario = {
     `Replay: one client sends the first ${p.replay.updates.toLocaleString('en')} keystrokes of the automerge-paper trace ` +
     `(one Yjs update per trace transaction, the bytes a Yjs client produces when typing it, generated once before the ` +
     `run) as fast as the server relays it (at most ${p.replay.inFlightBytes / 1024} KiB of updates sent that the watcher does not ` +
-    `hold yet); a second ` +
-    `client watches. Time from the first send ` +
-    `until the watcher's text equals the trace's text. Cold open: the server is then stopped with SIGTERM (after it ` +
+    `hold yet); a second client watches. Time from the first send until the watcher's text equals the trace's text. ` +
+    `Cold open: the server is then stopped with SIGTERM (after it ` +
     `has used no CPU for a full second, so every server has finished writing), started again on the same data dir, and once it ` +
     `listens a new client opens the document: time until that client holds the full text (not just the sync event).`,
   rows: () => [
@@ -56,7 +55,8 @@ export const replay: Scenario = {
       const before = serverNow(server)
       const replayed = await load.run(
         'replay',
-        // 62 s for the whole trace: five times the slowest healthy run (Hocuspocus, 11-14 s).
+        // 62 s for the whole trace: two and a half times the slowest healthy run (Hocuspocus, 24-25 s
+        // with 128 KiB in flight).
         {
           ...target(server),
           room: 'automerge-paper',

@@ -210,10 +210,9 @@ export class SqliteStore implements Store {
 
   /**
    * Counts pages toward the next checkpoint, and starts it once they pass CHECKPOINT_PAGES: a
-   * sync of the WAL on the thread pool, then the checkpoint in its callback. Called inside a
-   * write, so in the turn's commit (commit-turn.ts runs it in a setImmediate); either way the
-   * checkpoint runs in a later turn, after this one's commits have been relayed (without the
-   * WAL's descriptor, in an immediate scheduled from here: the next turn).
+   * sync of the WAL on the thread pool, then the checkpoint in its callback (or, where the WAL
+   * cannot be opened, in a setImmediate). Called inside a write, in the turn's commit; either
+   * way the checkpoint runs in a later turn, after this one's commits have been relayed.
    */
   private wrote(pages: number): void {
     this.unchecked += pages
