@@ -168,8 +168,11 @@ export class Room {
   private pending: Uint8Array[] = []
   /** Frames that wait for `pending` (and any commit in flight) to be durable. */
   private outbox: Outgoing[] = []
-  /** The outbox's presence batch for each awareness client id with a change not yet sent. */
-  private readonly presenceBatches = new Map<number, PresenceBatch>()
+  /**
+   * The outbox's presence batch for each awareness client id with a change not yet sent; null
+   * for a client that is present with nothing waiting (see unbatch).
+   */
+  private readonly presenceBatches = new Map<number, PresenceBatch | null>()
   private committing = false
   private commitScheduled = false
   private retryTimer: NodeJS.Timeout | null = null
@@ -177,7 +180,12 @@ export class Room {
   private storeFailing = false
   /** The awareness message y-protocols is applying (see asArrived). */
   private arriving: Uint8Array | null = null
-  /** Set by onTransaction: the state before the last transaction that changed the doc. */
+  /**
+   * Set by onTransaction: the state before the last transaction that changed the doc. Read by
+   * integrate() and keepTaken(), and cleared after every transaction that does not need it:
+   * held until the room's next update, a keystroke later, it outlived the young generation
+   * and was promoted, one Map per keystroke in every room being typed in.
+   */
   private taken: Map<number, number> | null = null
   /** Serialises commits and compactions: the store sees one call per room at a time. */
   private chain: Promise<void> = Promise.resolve()
@@ -480,6 +488,7 @@ export class Room {
         }
         this.queue(update, peer)
       })
+      this.taken = null
     }
     if (refused !== null) throw refused
     return i
@@ -554,6 +563,7 @@ export class Room {
         }
       })
     } finally {
+      this.taken = null
       // Also when a later update of the run was refused: those before it are in the doc.
       if (kept.length > 0) this.queueRun(kept, keptDecoded, peer)
     }
@@ -774,6 +784,7 @@ export class Room {
     if (store.pendingStructs === null && store.pendingDs === null && fitsWithoutWaiting(doc, decoded)) {
       Y.applyUpdate(doc, update)
       const before = this.taken as Map<number, number> | null
+      this.taken = null
       if (before === null) return null
       // fitsWithoutWaiting errs on the side of waiting; should it ever be wrong, what the doc
       // took is still what is kept.
@@ -901,7 +912,7 @@ export class Room {
     if (this.storeFailing) {
       for (const id of changed) {
         this.presenceBatches.get(id)?.presence.delete(id)
-        this.presenceBatches.delete(id)
+        this.unbatch(id)
       }
       update = awarenessProtocol.encodeAwarenessUpdate(this.awareness, changed)
       this.deliver([{ frame: protocol.encodeAwareness(update), except: origin }])
@@ -939,7 +950,7 @@ export class Room {
     }
     for (const id of ids) {
       const earlier = this.presenceBatches.get(id)
-      if (earlier !== undefined && earlier !== batch) earlier.presence.delete(id)
+      if (earlier != null && earlier !== batch) earlier.presence.delete(id)
       batch.presence.set(id, origin)
       if (arrived !== null) (batch.arrived ??= new Map()).set(id, arrived)
       else batch.arrived?.delete(id)
@@ -948,13 +959,25 @@ export class Room {
     this.scheduleCommit()
   }
 
+  /**
+   * `id` has no change waiting any more. Its entry stays, as null, while the client is present:
+   * a Map whose last entry is deleted allocates a new table, and a typist's cursor emptied and
+   * refilled this one at every keystroke, the new table outliving the turn (promoted, about 100
+   * bytes a cursor move). Deleted once the client's state is gone, so the Map holds only the
+   * present.
+   */
+  private unbatch(id: number): void {
+    if (this.awareness.getStates().has(id)) this.presenceBatches.set(id, null)
+    else this.presenceBatches.delete(id)
+  }
+
   /** Encodes a batch as it goes out: null when every change in it moved to a later batch. */
   private presenceFrames(batch: PresenceBatch): PresenceFrames | null {
     if (batch.presence.size === 0) return null
     const ids: number[] = []
     const origins = new Set<unknown>()
     for (const [id, origin] of batch.presence) {
-      if (this.presenceBatches.get(id) === batch) this.presenceBatches.delete(id)
+      if (this.presenceBatches.get(id) === batch) this.unbatch(id)
       ids.push(id)
       if (this.peers.has(origin as Peer)) origins.add(origin)
     }

@@ -32,6 +32,13 @@ export class SequenceTracker {
   /** Records that the updates numbered first..last are in the document. */
   add(first: number, last: number): void {
     if (last <= this.knownUpTo) return
+    // What a room's own commits always are: the numbers right after `known`, with nothing ahead.
+    // Without arrays: a room calls this at every commit, and arrays it kept (`ahead` made anew)
+    // would outlive the turn.
+    if (first <= this.knownUpTo + 1 && this.ahead.length === 0) {
+      this.knownUpTo = last
+      return
+    }
     this.ahead.push([first, last])
     this.ahead.sort((a, b) => a[0] - b[0])
     const merged: Array<[number, number]> = []

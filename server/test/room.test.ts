@@ -18,6 +18,14 @@ import { test, type TestContext } from './helpers/test.js'
 
 const NAME = 'room'
 
+/**
+ * What a room keeps between turns that its tests look into: kept past a turn, it outlives the
+ * young generation (see Room.taken and Room.unbatch).
+ */
+function retained(room: Room): { taken: unknown; presenceBatches: Map<number, unknown> } {
+  return room as unknown as { taken: unknown; presenceBatches: Map<number, unknown> }
+}
+
 async function setup(t: TestContext, options: Partial<RoomOptions> = {}) {
   const cleanup = new Cleanup(t)
   const store = new InstrumentedStore()
@@ -90,6 +98,7 @@ test('2. an update is not relayed before store.append resolves, then it is (not 
   const update = editor().insert(0, 'hello')
   room.handle(a, { kind: 'update', update })
   assert.equal(room.text(), 'hello', 'applied to the room doc at once')
+  assert.equal(retained(room).taken, null, 'the state before the transaction is not kept past it')
   await waitFor(() => store.count('append') === 1, { message: 'the room never appended' })
   await turns(5)
   assert.deepEqual(b.frames, [], 'b received something while the append was in flight')
@@ -241,6 +250,7 @@ test('5. awareness is relayed within the turn, and removed (broadcast) when its 
   assert.equal(a.of('awareness').length, 0, 'not echoed')
   for (const f of b.of('awareness')) awarenessProtocol.applyAwarenessUpdate(mirror, f.update, 'server')
   assert.deepEqual(mirror.getStates().get(1001), { user: { name: 'Ada' } })
+  assert.deepEqual([...retained(room).presenceBatches], [[1001, null]], 'a present client keeps an empty entry')
 
   const c = peer()
   assert.deepEqual(
@@ -255,6 +265,7 @@ test('5. awareness is relayed within the turn, and removed (broadcast) when its 
   for (const f of b.of('awareness')) awarenessProtocol.applyAwarenessUpdate(mirror, f.update, 'server')
   assert.equal(mirror.getStates().has(1001), false)
   assert.equal(room.awareness.getStates().has(1001), false)
+  assert.equal(retained(room).presenceBatches.size, 0, 'no entry is left for a client that is gone')
   assert.equal(room.size, 2)
 })
 
@@ -645,6 +656,7 @@ test('13. updates that came together are applied in one transaction and kept as 
   room.handleAll(a, updates(...sent))
   assert.equal(transactions, 1, 'one transaction for the run')
   assert.equal(room.text(), e.text.toString())
+  assert.equal(retained(room).taken, null, 'the state before the run is not kept past it')
   await room.flush()
   assert.equal(b.of('update').length, 1, 'b gets the run as one update')
   assert.equal(textOf(b.of('update').map((f) => f.update)), e.text.toString())
