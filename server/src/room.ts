@@ -8,16 +8,15 @@
  * reply) waits in the same outbox, so no client ever holds an update the store could lose.
  * The room knows nothing of sockets (a Peer is anything with send) nor of SQL (a Store).
  */
-import * as decoding from 'lib0/decoding'
 import * as Y from 'yjs'
-import * as awarenessProtocol from 'y-protocols/awareness'
 import type { Committer } from './commit-turn.js'
-import { DocState, serverDoc } from './doc-state.js'
+import { DocState } from './doc-state.js'
 import { refuseReusedIds } from './equivocation.js'
 import { TandemError } from './errors.js'
 import { mergeRun, type DecodedUpdate } from './merge-run.js'
 import type { Envelope, FanoutMessage } from './fanout/fanout.js'
 import type { Logger } from './log.js'
+import { decodePresence, Presence, PRESENCE_TIMEOUT_MS, type PresenceChange, type PresenceEntry } from './presence.js'
 import * as protocol from './protocol.js'
 import type { ClientMessage } from './protocol.js'
 import { SequenceTracker } from './sequence.js'
@@ -95,6 +94,8 @@ export interface RoomOptions {
    * one store transaction (commit-turn.ts). Absent: a setImmediate of its own.
    */
   readonly commits?: { schedule(room: Committer): void }
+  /** How long a client's presence lasts without being renewed; y-protocols' 30 s when absent. */
+  readonly presenceTimeoutMs?: number
 }
 
 /** The room's line to other instances: where its committed updates and presence go. */
@@ -153,7 +154,8 @@ export const TEXT_NAME = 'codemirror'
 
 export class Room {
   readonly name: string
-  readonly awareness: awarenessProtocol.Awareness
+  /** Who is here: each client's presence state (see presence.ts). */
+  readonly presence: Presence
   private readonly content: DocState
   /**
    * Each peer with the awareness client ids it controls (one, usually), removed when it leaves.
@@ -178,8 +180,6 @@ export class Room {
   private retryTimer: NodeJS.Timeout | null = null
   /** Set by a failed append, cleared by the next one that succeeds. */
   private storeFailing = false
-  /** The awareness message y-protocols is applying (see asArrived). */
-  private arriving: Uint8Array | null = null
   /**
    * Set by onTransaction: the state before the last transaction that changed the doc. Read by
    * integrate() and keepTaken(), and cleared after every transaction that does not need it:
@@ -200,6 +200,7 @@ export class Room {
   /** Awareness client ids whose state came from another instance, with that instance. */
   private readonly remoteOwners = new Map<number, string>()
   private catchUpTimer: NodeJS.Timeout | null = null
+  private readonly presenceTimer: NodeJS.Timeout
   /**
    * The stored size of the document, roughly: the bytes loaded plus every update since, reset
    * to the snapshot's size at each compaction. Errs high (deleted content counts until then).
@@ -254,12 +255,11 @@ export class Room {
     this.sequence = new SequenceTracker(seq)
     this.tail = tail
     this.written = written
-    // Presence needs a Y.Doc only for a client id of its own, which the server never uses: an
-    // empty one, so that presence does not build the document.
-    this.awareness = new awarenessProtocol.Awareness(serverDoc())
-    // The server is not a participant: no state of its own in anyone's list.
-    this.awareness.setLocalState(null)
-    this.awareness.on('update', this.onAwarenessUpdate)
+    this.presence = new Presence()
+    // As y-protocols' Awareness does: a tenth of the timeout between checks.
+    const presenceTimeout = options.presenceTimeoutMs ?? PRESENCE_TIMEOUT_MS
+    this.presenceTimer = setInterval(() => this.expirePresence(presenceTimeout), presenceTimeout / 10)
+    this.presenceTimer.unref()
     if (options.catchUpMs != null) {
       this.catchUpTimer = setInterval(() => void this.catchUp(), options.catchUpMs)
       this.catchUpTimer.unref()
@@ -321,9 +321,8 @@ export class Room {
   join(peer: Peer): void {
     this.peers.set(peer, NO_IDS)
     const step1 = protocol.encodeSyncStep1(this.content.stateVector())
-    if (this.awareness.getStates().size === 0) return peer.send(step1)
-    const clients = Array.from(this.awareness.getStates().keys())
-    sendAll(peer, [step1, protocol.encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(this.awareness, clients))])
+    if (this.presence.size === 0) return peer.send(step1)
+    sendAll(peer, [step1, protocol.encodeAwareness(this.presence.encode(this.presence.clients()))])
   }
 
   /** Removes the peer and, at once, the awareness states it owned, telling everyone else. */
@@ -332,7 +331,8 @@ export class Room {
     if (!owned) return
     this.peers.delete(peer)
     this.behind?.delete(peer)
-    if (owned.length > 0) awarenessProtocol.removeAwarenessStates(this.awareness, owned.slice(), null)
+    const change = owned.length > 0 ? this.presence.remove(owned) : null
+    if (change) this.presenceChanged(change, null, null)
   }
 
   /** Handles one decoded message. Throws a TandemError when it cannot; the caller closes the peer. */
@@ -364,22 +364,17 @@ export class Room {
         if (this.options.limits) this.limitPending(this.options.limits.maxPendingBytes)
         return
       }
-      case 'awareness':
-        if (this.options.limits) this.checkAwareness(peer, message.update, this.options.limits)
-        this.arriving = message.update
-        try {
-          awarenessProtocol.applyAwarenessUpdate(this.awareness, message.update, peer)
-        } catch (err) {
-          throw new TandemError('MALFORMED_MESSAGE', 'awareness update could not be decoded', { cause: err })
-        } finally {
-          this.arriving = null
-        }
-        return
-      case 'query-awareness': {
-        const clients = Array.from(this.awareness.getStates().keys())
-        peer.send(protocol.encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(this.awareness, clients)))
+      case 'awareness': {
+        const entries = decodePresence(message.update)
+        if (this.options.limits) this.checkAwareness(peer, entries, this.options.limits)
+        const change = this.presence.apply(entries)
+        // One client's state, applied as it came (what a cursor move is), is relayed as it came.
+        if (change) this.presenceChanged(change, peer, entries.length === 1 ? message.update : null)
         return
       }
+      case 'query-awareness':
+        peer.send(protocol.encodeAwareness(this.presence.encode(this.presence.clients())))
+        return
       case 'saved-query':
         // lib0 does not range-check a varUint's last byte: an over-long one decodes to a number
         // past 2^53, or Infinity, which writing the answer would loop on for ever.
@@ -669,14 +664,17 @@ export class Room {
       this.publishPresence()
       return
     }
+    let entries: PresenceEntry[]
     try {
-      awarenessProtocol.applyAwarenessUpdate(this.awareness, message.update, REMOTE)
+      entries = decodePresence(message.update)
     } catch (err) {
       this.log.warn('dropping a malformed awareness update from another instance', { room: this.name, err })
       return
     }
-    for (const { client, json } of awarenessEntries(message.update)) {
-      if (json !== 'null') this.remoteOwners.set(client, envelope.from)
+    const change = this.presence.apply(entries)
+    if (change) this.presenceChanged(change, REMOTE, null)
+    for (const { client, removal } of entries) {
+      if (!removal) this.remoteOwners.set(client, envelope.from)
       else this.remoteOwners.delete(client)
     }
   }
@@ -688,10 +686,8 @@ export class Room {
   publishPresence(): void {
     if (!this.link) return
     const clients: number[] = []
-    for (const ids of this.peers.values()) for (const id of ids) if (this.awareness.getStates().has(id)) clients.push(id)
-    if (clients.length > 0) {
-      this.link.publish({ kind: 'awareness', update: awarenessProtocol.encodeAwarenessUpdate(this.awareness, clients) })
-    }
+    for (const ids of this.peers.values()) for (const id of ids) if (this.presence.has(id)) clients.push(id)
+    if (clients.length > 0) this.link.publish({ kind: 'awareness', update: this.presence.encode(clients) })
   }
 
   /** Another instance stopped: the presence it relayed is gone with it. */
@@ -699,7 +695,8 @@ export class Room {
     const clients: number[] = []
     for (const [client, owner] of this.remoteOwners) if (owner === instanceId) clients.push(client)
     for (const client of clients) this.remoteOwners.delete(client)
-    if (clients.length > 0) awarenessProtocol.removeAwarenessStates(this.awareness, clients, REMOTE)
+    const change = clients.length > 0 ? this.presence.remove(clients) : null
+    if (change) this.presenceChanged(change, REMOTE, null)
   }
 
   /**
@@ -739,9 +736,8 @@ export class Room {
     this.isDestroyed = true
     if (this.retryTimer) clearTimeout(this.retryTimer)
     if (this.catchUpTimer) clearInterval(this.catchUpTimer)
+    clearInterval(this.presenceTimer)
     this.content.live?.off('afterTransaction', this.onTransaction)
-    this.awareness.off('update', this.onAwarenessUpdate)
-    this.awareness.destroy()
     this.content.destroy()
     this.peers.clear()
   }
@@ -846,39 +842,18 @@ export class Room {
 
 
   /** Refuses presence beyond the per-peer limits before it is applied. */
-  private checkAwareness(peer: Peer, update: Uint8Array, limits: RoomLimits): void {
-    let entries: ReturnType<typeof awarenessEntries>
-    try {
-      entries = awarenessEntries(update)
-    } catch (err) {
-      throw new TandemError('MALFORMED_MESSAGE', 'awareness update could not be decoded', { cause: err })
-    }
+  private checkAwareness(peer: Peer, entries: readonly PresenceEntry[], limits: RoomLimits): void {
     const claimed = new Set(this.peers.get(peer) ?? NO_IDS)
     for (const entry of entries) {
-      if (!Number.isSafeInteger(entry.client) || !Number.isSafeInteger(entry.clock)) {
-        // See safeNumbers(): y-protocols would loop for ever writing such a number back.
-        throw new TandemError('MALFORMED_MESSAGE', 'a presence client id or clock is past 2^53')
-      }
       if (Buffer.byteLength(entry.json) > limits.maxAwarenessStateBytes) {
         throw new TandemError('AWARENESS_TOO_LARGE', `a presence state is larger than ${limits.maxAwarenessStateBytes} bytes`)
       }
-      // Only a state y-protocols will apply (a newer clock) is claimed. Stock clients send back
+      // Only a state that will be applied (a newer clock) is claimed. Stock clients send back
       // every state they hear of, unchanged: counting those would close the tenth person to join.
-      const clock = this.awareness.meta.get(entry.client)?.clock ?? 0
-      if (entry.json !== 'null' && entry.clock > clock) claimed.add(entry.client)
+      if (!entry.removal && entry.clock > this.presence.clock(entry.client)) claimed.add(entry.client)
     }
     if (claimed.size > limits.maxAwarenessStates) {
       throw new TandemError('AWARENESS_TOO_LARGE', `more than ${limits.maxAwarenessStates} presence states from one connection`)
-    }
-    // y-protocols parses each state as it applies it: a bad one after good ones would leave
-    // those applied, unannounced and owned by no peer (so never removed when it leaves). One
-    // state alone (a cursor move) is parsed before anything is applied: no need to parse it twice.
-    if (entries.length > 1) for (const entry of entries) {
-      try {
-        JSON.parse(entry.json)
-      } catch (err) {
-        throw new TandemError('MALFORMED_MESSAGE', 'awareness update holds a state that is not JSON', { cause: err })
-      }
     }
   }
 
@@ -887,19 +862,28 @@ export class Room {
     if (tr.deleteSet.clients.size > 0 || !sameState(tr.beforeState, tr.afterState)) this.taken = tr.beforeState
   }
 
+  /** Drops the presence of clients that stopped renewing it (gone without a word). */
+  private expirePresence(timeoutMs: number): void {
+    const stale = this.presence.outdated(timeoutMs)
+    const change = stale.length > 0 ? this.presence.remove(stale) : null
+    if (change) this.presenceChanged(change, 'timeout', null)
+  }
 
-  private readonly onAwarenessUpdate = (
-    { added, updated, removed }: { added: number[]; updated: number[]; removed: number[] },
-    origin: unknown,
-  ): void => {
+  /**
+   * Relays a change of presence, and keeps track of which ids each peer controls. `origin` is the
+   * peer it came from, REMOTE (another instance), null (a peer left) or 'timeout'. `arrived` is
+   * the message, when it was one client's state applied as it came.
+   */
+  private presenceChanged({ added, updated, removed }: PresenceChange, origin: unknown, arrived: Uint8Array | null): void {
     const owned = this.peers.get(origin as Peer)
     if (owned) {
       let ids = owned
-      for (const id of added.concat(updated)) if (!ids.includes(id)) ids = ids.concat(id)
+      for (const id of added) if (!ids.includes(id)) ids = ids.concat(id)
+      for (const id of updated) if (!ids.includes(id)) ids = ids.concat(id)
       if (removed.length > 0) ids = ids.filter((id) => !removed.includes(id))
       if (ids !== owned) this.peers.set(origin as Peer, ids)
     }
-    const changed = added.concat(updated, removed)
+    const changed = added.length + removed.length === 0 ? updated : added.concat(updated, removed)
     // Presence is not durable state, but it must not overtake the text it points into: a cursor
     // sent right after a keystroke names that keystroke's position. So it waits in the outbox,
     // behind updates still being stored, and goes out with the turn's commit (or, with nothing
@@ -908,39 +892,26 @@ export class Room {
     // one frame per peer per turn instead of one per arrival is most of what that costs. While
     // the store is failing, presence goes on at once regardless: who is here should not freeze
     // with it.
-    let update: Uint8Array | null = null
+    let update = arrived
     if (this.storeFailing) {
       for (const id of changed) {
         this.presenceBatches.get(id)?.presence.delete(id)
         this.unbatch(id)
       }
-      update = awarenessProtocol.encodeAwarenessUpdate(this.awareness, changed)
+      update ??= this.presence.encode(changed)
       this.deliver([{ frame: protocol.encodeAwareness(update), except: origin }])
-    } else this.batchPresence(changed, origin, this.asArrived(changed))
+    } else this.batchPresence(changed, origin, arrived)
     // Other instances hear of our peers' presence and of its removal when a peer leaves (origin
     // null); not of what they told us, nor of states each instance times out by itself.
     if (this.link && (owned || origin === null)) {
       for (const id of added) this.remoteOwners.delete(id)
       for (const id of updated) this.remoteOwners.delete(id)
-      this.link.publish({ kind: 'awareness', update: update ?? awarenessProtocol.encodeAwarenessUpdate(this.awareness, changed) })
+      this.link.publish({ kind: 'awareness', update: update ?? this.presence.encode(changed) })
     }
   }
 
-  /**
-   * The awareness message being applied, when it is exactly the change `changed` reports: one
-   * client's state, which y-protocols applied as it came (same client, same clock; not, say,
-   * the server's own id with its clock raised). Null otherwise, and outside handle().
-   */
-  private asArrived(changed: readonly number[]): Uint8Array | null {
-    const update = this.arriving
-    if (update === null || changed.length !== 1) return null
-    const decoder = decoding.createDecoder(update)
-    if (decoding.readVarUint(decoder) !== 1 || decoding.readVarUint(decoder) !== changed[0]) return null
-    return decoding.readVarUint(decoder) === this.awareness.meta.get(changed[0]!)?.clock ? update : null
-  }
-
   /** Puts presence changes in the outbox's last batch (a new one when it ends with a frame). */
-  private batchPresence(ids: number[], origin: unknown, arrived: Uint8Array | null = null): void {
+  private batchPresence(ids: readonly number[], origin: unknown, arrived: Uint8Array | null = null): void {
     const last = this.outbox[this.outbox.length - 1]
     let batch: PresenceBatch
     if (last !== undefined && 'presence' in last) batch = last
@@ -967,7 +938,7 @@ export class Room {
    * present.
    */
   private unbatch(id: number): void {
-    if (this.awareness.getStates().has(id)) this.presenceBatches.set(id, null)
+    if (this.presence.has(id)) this.presenceBatches.set(id, null)
     else this.presenceBatches.delete(id)
   }
 
@@ -983,7 +954,7 @@ export class Room {
     }
     const encode = (of: number[]) => {
       const arrived = of.length === 1 ? batch.arrived?.get(of[0]!) : undefined
-      return protocol.encodeAwareness(arrived ?? awarenessProtocol.encodeAwarenessUpdate(this.awareness, of))
+      return protocol.encodeAwareness(arrived ?? this.presence.encode(of))
     }
     const own = new Map<unknown, Frame | null>()
     // A peer is not sent back its own changes: usually the batch is one peer's cursor, and that
@@ -1262,22 +1233,6 @@ function safeNumbers({ structs, ds }: ReturnType<typeof Y.decodeUpdate>): boolea
 // call: the server runs under tsx, whose transform names every closure as it is made.
 function safeId(id: Y.ID | null): boolean {
   return id === null || (Number.isSafeInteger(id.client) && Number.isSafeInteger(id.clock))
-}
-
-/**
- * The entries of an awareness update (y-protocols encoding), without applying it: the state is
- * the JSON text, `null` for a removal. Reads at most what the bytes hold.
- */
-function awarenessEntries(update: Uint8Array): Array<{ client: number; clock: number; json: string }> {
-  const decoder = decoding.createDecoder(update)
-  const out: Array<{ client: number; clock: number; json: string }> = []
-  const n = decoding.readVarUint(decoder)
-  for (let i = 0; i < n; i++) {
-    const client = decoding.readVarUint(decoder)
-    const clock = decoding.readVarUint(decoder)
-    out.push({ client, clock, json: decoding.readVarString(decoder) })
-  }
-  return out
 }
 
 /** What the doc integrated since `before` (a state vector), with its delete set. */

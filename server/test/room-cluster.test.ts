@@ -246,7 +246,7 @@ test('6. presence crosses instances, leaves with its peer, and dropInstance remo
   net.deliver('B')
   await show()
   assert.deepEqual(seenOnB.getStates().get(1001), { user: { name: 'Ada' } })
-  assert.deepEqual(B.room.awareness.getStates().get(1001), { user: { name: 'Ada' } })
+  assert.deepEqual(JSON.parse(B.room.presence.state(1001) ?? 'null'), { user: { name: 'Ada' } })
   assert.deepEqual(net.inbox('A'), [], 'B published remote presence back')
 
   // The peer leaves A (socket closed, however it closed): the removal crosses too.
@@ -254,7 +254,7 @@ test('6. presence crosses instances, leaves with its peer, and dropInstance remo
   net.deliver('B')
   await show()
   assert.equal(seenOnB.getStates().has(1001), false)
-  assert.equal(B.room.awareness.getStates().has(1001), false)
+  assert.equal(B.room.presence.has(1001), false)
 
   // Back on A; then A dies: dropping another instance changes nothing, dropping A removes Ada.
   const again = new RecordingPeer()
@@ -265,10 +265,10 @@ test('6. presence crosses instances, leaves with its peer, and dropInstance remo
   await show()
   assert.ok(seenOnB.getStates().has(1001))
   B.room.dropInstance('C')
-  assert.ok(B.room.awareness.getStates().has(1001), 'dropped for an instance that did not relay it')
+  assert.ok(B.room.presence.has(1001), 'dropped for an instance that did not relay it')
   B.room.dropInstance('A')
   await show()
-  assert.equal(B.room.awareness.getStates().has(1001), false)
+  assert.equal(B.room.presence.has(1001), false)
   assert.equal(seenOnB.getStates().has(1001), false, 'B’s peers were told at once')
   assert.deepEqual(net.inbox('A'), [], 'B published the removal of A’s presence')
 
@@ -282,7 +282,7 @@ test('6. presence crosses instances, leaves with its peer, and dropInstance remo
   ada.setLocalStateField('user', { name: 'Ada', cursor: 5 })
   announce(B.room, direct)
   B.room.dropInstance('A')
-  assert.deepEqual(B.room.awareness.getStates().get(1001), { user: { name: 'Ada', cursor: 5 } })
+  assert.deepEqual(JSON.parse(B.room.presence.state(1001) ?? 'null'), { user: { name: 'Ada', cursor: 5 } })
 })
 
 test('7. seeded random: two instances, lossy and reordering link, compaction, catch-ups: all converge and the store holds it all', async (t) => {

@@ -264,7 +264,7 @@ test('5. awareness is relayed within the turn, and removed (broadcast) when its 
   await waitFor(() => b.of('awareness').length === 1, { message: 'the removal was not broadcast' })
   for (const f of b.of('awareness')) awarenessProtocol.applyAwarenessUpdate(mirror, f.update, 'server')
   assert.equal(mirror.getStates().has(1001), false)
-  assert.equal(room.awareness.getStates().has(1001), false)
+  assert.equal(room.presence.has(1001), false)
   assert.equal(retained(room).presenceBatches.size, 0, 'no entry is left for a client that is gone')
   assert.equal(room.size, 2)
 })
@@ -308,7 +308,7 @@ test('5a. the presence changes of one turn leave as one frame per peer, each wit
   room.leave(b)
   await room.flush()
   assert.equal(c.of('awareness').length, 1)
-  assert.deepEqual([...room.awareness.getStates().keys()].filter((id) => id !== room.awareness.clientID), [])
+  assert.deepEqual(room.presence.clients(), [])
 })
 
 test('5c. a cursor move alone is relayed as it came; anything else is encoded from the states as they are then', async (t) => {
@@ -337,12 +337,47 @@ test('5c. a cursor move alone is relayed as it came; anything else is encoded fr
   room.handle(a, { kind: 'awareness', update: said([3001, 2, '{ "cursor": 2 }']) })
   room.handle(a, { kind: 'awareness', update: said([3001, 3, '{ "cursor": 3 }'], [3002, 0, 'null']) })
   await room.flush()
-  assert.deepEqual(room.awareness.getStates().get(3001), { cursor: 3 })
+  assert.deepEqual(JSON.parse(room.presence.state(3001) ?? 'null'), { cursor: 3 })
   assert.deepEqual(
     b.of('awareness').map((f) => Array.from(f.update)),
-    [Array.from(awarenessProtocol.encodeAwarenessUpdate(room.awareness, [3001]))],
+    // The state's text as the client wrote it: the server keeps JSON as it came (presence.ts).
+    [Array.from(said([3001, 3, '{ "cursor": 3 }']))],
     'one frame, with the state as it is now',
   )
+})
+
+test('5d. presence not renewed within the timeout is dropped and the others told; a renewed one stays', async (t) => {
+  const { room, peer, cleanup } = await setup(t, { presenceTimeoutMs: 500 })
+  const [a, b, c] = [peer(), peer(), peer()]
+  const state = (id: number, clock: number) => {
+    const doc = new Y.Doc()
+    doc.clientID = id
+    const awareness = new awarenessProtocol.Awareness(doc)
+    cleanup.add(() => awareness.destroy())
+    awareness.setLocalState({ user: { name: `client ${id}` } })
+    awareness.meta.get(id)!.clock = clock
+    return awarenessProtocol.encodeAwarenessUpdate(awareness, [id])
+  }
+  room.handle(a, { kind: 'awareness', update: state(4001, 1) })
+  room.handle(b, { kind: 'awareness', update: state(4002, 1) })
+  await room.flush()
+  // b renews its state (as a stock client does, well within the timeout); a goes silent.
+  const started = Date.now()
+  let clock = 1
+  const renew = setInterval(() => room.handle(b, { kind: 'awareness', update: state(4002, ++clock) }), 50)
+  cleanup.add(() => clearInterval(renew))
+  await waitFor(() => !room.presence.has(4001), { message: 'a’s silent presence was never dropped', timeoutMs: 5000 })
+  assert.ok(Date.now() - started >= 450, 'dropped before its timeout')
+  await room.flush()
+  const mirror = new awarenessProtocol.Awareness(new Y.Doc())
+  cleanup.add(() => mirror.destroy())
+  const heard = c.of('awareness')
+  awarenessProtocol.applyAwarenessUpdate(mirror, heard[0]!.update, 'server')
+  assert.ok(mirror.getStates().has(4001), 'c never heard of a')
+  for (const f of heard.slice(1)) awarenessProtocol.applyAwarenessUpdate(mirror, f.update, 'server')
+  assert.equal(mirror.getStates().has(4001), false, 'c was not told that a is gone')
+  assert.ok(mirror.getStates().has(4002))
+  assert.ok(room.presence.has(4002), 'a renewed presence was dropped')
 })
 
 test('5b. a cursor sent right after a keystroke never overtakes it; with the store failing, presence still flows', async (t) => {

@@ -1,0 +1,187 @@
+/**
+ * Who is in a room: the awareness states of y-protocols (a name, a colour, a cursor), applied by
+ * the same rules as its `Awareness`, but kept as the JSON text each client sent.
+ *
+ * y-protocols' `Awareness` is written for a client, which reads the states it holds. The server
+ * never reads one: it keeps the latest of each client, relays it, and sends all of them to each
+ * joiner. Parsed, a cursor is some ten objects, made at every move and kept until the next; the
+ * text is one string. A joiner used to cost a `JSON.stringify` of every state in the room. The
+ * wire format, the clocks and the 30 s timeout are y-protocols', so stock clients see no
+ * difference.
+ */
+import * as decoding from 'lib0/decoding'
+import * as encoding from 'lib0/encoding'
+import { outdatedTimeout } from 'y-protocols/awareness'
+import { TandemError } from './errors.js'
+
+/** y-protocols' timeout: a client renews its state every 15 s; one silent for 30 s is gone. */
+export const PRESENCE_TIMEOUT_MS = outdatedTimeout
+
+/** One entry of an awareness update: a client's state (its JSON), or its removal. */
+export interface PresenceEntry {
+  readonly client: number
+  readonly clock: number
+  readonly json: string
+  /** The state is JSON `null`: the client has left. */
+  readonly removal: boolean
+}
+
+/** What a change did, by client id, as y-protocols' awareness 'update' event reports it. */
+export interface PresenceChange {
+  readonly added: readonly number[]
+  readonly updated: readonly number[]
+  readonly removed: readonly number[]
+}
+
+const NONE: readonly number[] = Object.freeze([])
+
+/**
+ * The entries of an awareness update (`varUint(n) • n × (varUint(client) • varUint(clock) •
+ * varString(json))`), checked as a whole before anything is applied: a bad state after good ones
+ * would otherwise leave those applied. Throws MALFORMED_MESSAGE.
+ */
+export function decodePresence(update: Uint8Array): PresenceEntry[] {
+  const entries: PresenceEntry[] = []
+  try {
+    const decoder = decoding.createDecoder(update)
+    const n = decoding.readVarUint(decoder)
+    for (let i = 0; i < n; i++) {
+      const client = decoding.readVarUint(decoder)
+      const clock = decoding.readVarUint(decoder)
+      entries.push({ client, clock, json: decoding.readVarString(decoder), removal: false })
+    }
+  } catch (err) {
+    throw new TandemError('MALFORMED_MESSAGE', 'awareness update could not be decoded', { cause: err })
+  }
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i]!
+    // lib0 writes any number it is given as a varUint, and one past 2^53 (or Infinity) never
+    // ends: such a client id or clock would hang whoever encodes it next.
+    if (!Number.isSafeInteger(entry.client) || !Number.isSafeInteger(entry.clock)) {
+      throw new TandemError('MALFORMED_MESSAGE', 'a presence client id or clock is past 2^53')
+    }
+    // Every receiver parses what it is relayed; one that cannot be parsed would break them all.
+    let removal = entry.json === 'null'
+    if (!removal) {
+      try {
+        removal = JSON.parse(entry.json) === null
+      } catch (err) {
+        throw new TandemError('MALFORMED_MESSAGE', 'awareness update holds a state that is not JSON', { cause: err })
+      }
+    }
+    if (removal) entries[i] = { ...entry, removal }
+  }
+  return entries
+}
+
+/**
+ * A client the room has heard of. Kept after it leaves (state null), as y-protocols keeps it: its
+ * clock then refuses an older state still on its way from another peer.
+ */
+interface Seen {
+  clock: number
+  /** When its state last came, in ms since the Presence was made (a small integer). */
+  at: number
+  json: string | null
+}
+
+export class Presence {
+  private readonly seen = new Map<number, Seen>()
+  private present = 0
+  private readonly epoch: number
+
+  constructor(private readonly now: () => number = Date.now) {
+    this.epoch = now()
+  }
+
+  /** How many clients have a state. */
+  get size(): number {
+    return this.present
+  }
+
+  has(client: number): boolean {
+    return (this.seen.get(client)?.json ?? null) !== null
+  }
+
+  /** The clock of the client's latest state or removal; 0 for one never heard of. */
+  clock(client: number): number {
+    return this.seen.get(client)?.clock ?? 0
+  }
+
+  /** The JSON of the client's state; undefined when it has none. */
+  state(client: number): string | undefined {
+    return this.seen.get(client)?.json ?? undefined
+  }
+
+  /** The clients with a state. */
+  clients(): number[] {
+    const out: number[] = []
+    for (const [client, seen] of this.seen) if (seen.json !== null) out.push(client)
+    return out
+  }
+
+  /**
+   * Applies decoded entries by y-protocols' rule: a higher clock wins, and a removal with the same
+   * clock removes. Null when nothing changed.
+   */
+  apply(entries: readonly PresenceEntry[]): PresenceChange | null {
+    let added: number[] | null = null
+    let updated: number[] | null = null
+    let removed: number[] | null = null
+    const at = this.now() - this.epoch
+    for (const { client, clock, json, removal } of entries) {
+      const seen = this.seen.get(client)
+      const current = seen?.clock ?? 0
+      const had = seen !== undefined && seen.json !== null
+      if (!(current < clock || (current === clock && removal && had))) continue
+      if (had && removal) this.present--
+      else if (!had && !removal) this.present++
+      if (seen) {
+        // Changed in place: a new record per cursor move was one more object to outlive the turn.
+        seen.clock = clock
+        seen.at = at
+        seen.json = removal ? null : json
+      } else this.seen.set(client, { clock, at, json: removal ? null : json })
+      if (seen === undefined) {
+        if (!removal) (added ??= []).push(client)
+      } else if (removal) (removed ??= []).push(client)
+      else (updated ??= []).push(client)
+    }
+    if (added === null && updated === null && removed === null) return null
+    return { added: added ?? NONE, updated: updated ?? NONE, removed: removed ?? NONE }
+  }
+
+  /** Removes the states of `clients` (those that have one), their clocks as they are. */
+  remove(clients: readonly number[]): PresenceChange | null {
+    let removed: number[] | null = null
+    for (const client of clients) {
+      const seen = this.seen.get(client)
+      if (seen === undefined || seen.json === null) continue
+      seen.json = null
+      this.present--
+      ;(removed ??= []).push(client)
+    }
+    return removed === null ? null : { added: NONE, updated: NONE, removed }
+  }
+
+  /** The clients whose state has not been renewed for `timeoutMs`. */
+  outdated(timeoutMs: number): number[] {
+    const at = this.now() - this.epoch
+    const out: number[] = []
+    for (const [client, seen] of this.seen) if (seen.json !== null && at - seen.at >= timeoutMs) out.push(client)
+    return out
+  }
+
+  /** An awareness update with the current state (or removal) of each of `clients`. */
+  encode(clients: readonly number[]): Uint8Array {
+    const encoder = encoding.createEncoder()
+    encoding.writeVarUint(encoder, clients.length)
+    for (const client of clients) {
+      const seen = this.seen.get(client)
+      encoding.writeVarUint(encoder, client)
+      encoding.writeVarUint(encoder, seen?.clock ?? 0)
+      encoding.writeVarString(encoder, seen?.json ?? 'null')
+    }
+    return encoding.toUint8Array(encoder)
+  }
+}

@@ -1,0 +1,128 @@
+/**
+ * presence.ts keeps y-protocols' awareness rules with the states as JSON text. The model it must
+ * match is y-protocols' own `Awareness`, run beside it on the same seeded messages.
+ */
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import * as encoding from 'lib0/encoding'
+import * as Y from 'yjs'
+import * as awarenessProtocol from 'y-protocols/awareness'
+import { TandemError } from '../src/errors.js'
+import { decodePresence, Presence, type PresenceChange } from '../src/presence.js'
+import { seededRng } from './helpers/random.js'
+
+/** An awareness update as a client may write it: any JSON text, spaces and all. */
+function said(...states: Array<[client: number, clock: number, json: string]>): Uint8Array {
+  const encoder = encoding.createEncoder()
+  encoding.writeVarUint(encoder, states.length)
+  for (const [client, clock, json] of states) {
+    encoding.writeVarUint(encoder, client)
+    encoding.writeVarUint(encoder, clock)
+    encoding.writeVarString(encoder, json)
+  }
+  return encoding.toUint8Array(encoder)
+}
+
+/** A server's y-protocols Awareness: no state of its own, and its 'update' events recorded. */
+function model() {
+  const doc = new Y.Doc()
+  doc.clientID = 0
+  const awareness = new awarenessProtocol.Awareness(doc)
+  awareness.setLocalState(null)
+  const events: PresenceChange[] = []
+  awareness.on('update', (change: PresenceChange) => events.push(change))
+  return { awareness, events }
+}
+
+/** The states an Awareness holds, other than its own (null). */
+function statesOf(awareness: awarenessProtocol.Awareness): Record<number, unknown> {
+  return Object.fromEntries([...awareness.getStates()].filter(([id]) => id !== awareness.clientID))
+}
+
+function parsedStates(presence: Presence): Record<number, unknown> {
+  return Object.fromEntries(presence.clients().map((id) => [id, JSON.parse(presence.state(id)!)]))
+}
+
+test('1. seeded random: the same changes, states and clocks as y-protocols, and an encoding it reads back the same', (t) => {
+  const rng = seededRng(t)
+  const { awareness, events } = model()
+  t.after(() => awareness.destroy())
+  const presence = new Presence()
+  const clients = [1, 2, 3, 4, 5]
+  const json = () => rng.pick(['null', ' null', '{}', '{"n":1}', '{ "n": 1 }', '{"n":2,"cursor":{"at":3}}', '7', '"x"'])
+  for (let step = 0; step < 2000; step++) {
+    events.length = 0
+    let change: PresenceChange | null
+    if (rng.int(10) === 0) {
+      const ids = clients.filter(() => rng.int(2) === 0)
+      awarenessProtocol.removeAwarenessStates(awareness, ids, 'test')
+      change = presence.remove(ids)
+    } else {
+      const entries = Array.from({ length: 1 + rng.int(3) }, (): [number, number, string] => {
+        const client = rng.pick(clients)
+        return [client, Math.max(0, presence.clock(client) + rng.range(-1, 2)), json()]
+      })
+      const update = said(...entries)
+      awarenessProtocol.applyAwarenessUpdate(awareness, update, 'test')
+      change = presence.apply(decodePresence(update))
+    }
+    const at = `step ${step}`
+    assert.deepEqual(change, events[0] ?? null, `${at}: the change`)
+    assert.deepEqual(parsedStates(presence), statesOf(awareness), `${at}: the states`)
+    assert.equal(presence.size, Object.keys(statesOf(awareness)).length, `${at}: the count`)
+    for (const id of clients) assert.equal(presence.clock(id), awareness.meta.get(id)?.clock ?? 0, `${at}: the clock of ${id}`)
+  }
+  // What a joiner is sent, read by a stock client, is what y-protocols would have sent.
+  const joiner = model()
+  const stock = model()
+  t.after(() => joiner.awareness.destroy())
+  t.after(() => stock.awareness.destroy())
+  awarenessProtocol.applyAwarenessUpdate(joiner.awareness, presence.encode(clients), 'server')
+  awarenessProtocol.applyAwarenessUpdate(stock.awareness, awarenessProtocol.encodeAwarenessUpdate(awareness, clients), 'server')
+  assert.deepEqual(statesOf(joiner.awareness), statesOf(stock.awareness))
+  for (const id of clients) assert.equal(joiner.awareness.meta.get(id)?.clock, stock.awareness.meta.get(id)?.clock)
+})
+
+test('2. a state is kept as the text that came, and a removal keeps its clock', () => {
+  const presence = new Presence()
+  assert.deepEqual(presence.apply(decodePresence(said([7, 1, '{ "cursor": 1 }']))), { added: [7], updated: [], removed: [] })
+  assert.equal(presence.state(7), '{ "cursor": 1 }')
+  assert.equal(presence.apply(decodePresence(said([7, 1, '{"cursor":2}']))), null, 'the same clock again is ignored')
+  assert.deepEqual(presence.remove([7, 8]), { added: [], updated: [], removed: [7] }, 'only a present client is removed')
+  assert.equal(presence.has(7), false)
+  assert.equal(presence.size, 0)
+  // The removal goes out with the clock of the state it removes, which stock clients apply.
+  assert.deepEqual(Array.from(presence.encode([7])), Array.from(said([7, 1, 'null'])))
+  assert.equal(presence.apply(decodePresence(said([7, 1, '{"late":true}']))), null, 'an older state cannot come back')
+  assert.deepEqual(presence.apply(decodePresence(said([7, 2, '{}']))), { added: [], updated: [7], removed: [] })
+})
+
+test('3. a malformed update is refused whole, with MALFORMED_MESSAGE and the reason', () => {
+  const refused = (update: Uint8Array, reason: RegExp) =>
+    assert.throws(
+      () => decodePresence(update),
+      (err: unknown) => err instanceof TandemError && err.code === 'MALFORMED_MESSAGE' && reason.test(err.message),
+    )
+  refused(said([1, 1, '{}']).subarray(0, 3), /could not be decoded/)
+  refused(Uint8Array.of(1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f, 1, 2, 0x7b, 0x7d), /past 2\^53|could not be decoded/)
+  refused(said([1, 1, '{}'], [2, 1, '{nope']), /not JSON/)
+  assert.deepEqual(
+    decodePresence(said([1, 1, ' null '], [2, 3, '{}'])).map((e) => e.removal),
+    [true, false],
+    'JSON null with spaces is a removal, as y-protocols parses it',
+  )
+})
+
+test('4. a state not renewed within the timeout is outdated; a renewed one is not', () => {
+  let now = 1_000_000
+  const presence = new Presence(() => now)
+  presence.apply(decodePresence(said([1, 1, '{}'], [2, 1, '{}'])))
+  now += 20_000
+  presence.apply(decodePresence(said([2, 2, '{}'])))
+  now += 10_000
+  assert.deepEqual(presence.outdated(30_000), [1])
+  presence.remove([1])
+  assert.deepEqual(presence.outdated(30_000), [], 'a removed client is not outdated again')
+  now += 20_000
+  assert.deepEqual(presence.outdated(30_000), [2])
+})
