@@ -172,6 +172,19 @@ export class Presence {
     return out
   }
 
+  /** An awareness update with every client's state: what a joiner is sent. */
+  encodeAll(): Uint8Array {
+    const encoder = encoding.createEncoder()
+    encoding.writeVarUint(encoder, this.present)
+    for (const [client, seen] of this.seen) {
+      if (seen.json === null) continue
+      encoding.writeVarUint(encoder, client)
+      encoding.writeVarUint(encoder, seen.clock)
+      encoding.writeVarString(encoder, seen.json)
+    }
+    return encoding.toUint8Array(encoder)
+  }
+
   /** An awareness update with the current state (or removal) of each of `clients`. */
   encode(clients: readonly number[]): Uint8Array {
     const encoder = encoding.createEncoder()

@@ -322,7 +322,7 @@ export class Room {
     this.peers.set(peer, NO_IDS)
     const step1 = protocol.encodeSyncStep1(this.content.stateVector())
     if (this.presence.size === 0) return peer.send(step1)
-    sendAll(peer, [step1, protocol.encodeAwareness(this.presence.encode(this.presence.clients()))])
+    sendAll(peer, [step1, protocol.encodeAwareness(this.presence.encodeAll())])
   }
 
   /** Removes the peer and, at once, the awareness states it owned, telling everyone else. */
@@ -373,7 +373,7 @@ export class Room {
         return
       }
       case 'query-awareness':
-        peer.send(protocol.encodeAwareness(this.presence.encode(this.presence.clients())))
+        peer.send(protocol.encodeAwareness(this.presence.encodeAll()))
         return
       case 'saved-query':
         // lib0 does not range-check a varUint's last byte: an over-long one decodes to a number

@@ -77,6 +77,7 @@ test('1. seeded random: the same changes, states and clocks as y-protocols, and 
   const stock = model()
   t.after(() => joiner.awareness.destroy())
   t.after(() => stock.awareness.destroy())
+  assert.deepEqual(Array.from(presence.encodeAll()), Array.from(presence.encode(presence.clients())), 'everyone, as encode() writes them')
   awarenessProtocol.applyAwarenessUpdate(joiner.awareness, presence.encode(clients), 'server')
   awarenessProtocol.applyAwarenessUpdate(stock.awareness, awarenessProtocol.encodeAwarenessUpdate(awareness, clients), 'server')
   assert.deepEqual(statesOf(joiner.awareness), statesOf(stock.awareness))
