@@ -75,12 +75,12 @@ export function decodePresence(update: Uint8Array): PresenceEntry[] {
 }
 
 /**
- * A client the room has heard of. Kept after it leaves (state null), as y-protocols keeps it: its
- * clock then refuses an older state still on its way from another peer.
+ * A client the room has heard of. Kept for a while after it leaves (state null): its clock then
+ * refuses an older state still on its way from another peer (see forget).
  */
 interface Seen {
   clock: number
-  /** When its state last came, in ms since the Presence was made (a small integer). */
+  /** When its state last came or went, in ms since the Presence was made (a small integer). */
   at: number
   json: string | null
 }
@@ -154,10 +154,12 @@ export class Presence {
   /** Removes the states of `clients` (those that have one), their clocks as they are. */
   remove(clients: readonly number[]): PresenceChange | null {
     let removed: number[] | null = null
+    const at = this.now() - this.epoch
     for (const client of clients) {
       const seen = this.seen.get(client)
       if (seen === undefined || seen.json === null) continue
       seen.json = null
+      seen.at = at
       this.present--
       ;(removed ??= []).push(client)
     }
@@ -170,6 +172,18 @@ export class Presence {
     const out: number[] = []
     for (const [client, seen] of this.seen) if (seen.json !== null && at - seen.at >= timeoutMs) out.push(client)
     return out
+  }
+
+  /**
+   * Forgets the clients that left more than `afterMs` ago. y-protocols keeps a record of every
+   * client it ever heard of, and a browser tab gets a new client id at every load: a document
+   * that someone always has open would keep one per visit for as long as it stays loaded. The
+   * record's clock guards against a state older than the removal arriving after it, which comes
+   * within moments (a peer relaying what it just applied), not after the timeout.
+   */
+  forget(afterMs: number): void {
+    const at = this.now() - this.epoch
+    for (const [client, seen] of this.seen) if (seen.json === null && at - seen.at >= afterMs) this.seen.delete(client)
   }
 
   /** An awareness update with every client's state: what a joiner is sent. */

@@ -862,8 +862,12 @@ export class Room {
     if (tr.deleteSet.clients.size > 0 || !sameState(tr.beforeState, tr.afterState)) this.taken = tr.beforeState
   }
 
-  /** Drops the presence of clients that stopped renewing it (gone without a word). */
+  /**
+   * Drops the presence of clients that stopped renewing it (gone without a word), and forgets
+   * those gone for longer than that.
+   */
   private expirePresence(timeoutMs: number): void {
+    this.presence.forget(timeoutMs)
     const stale = this.presence.outdated(timeoutMs)
     const change = stale.length > 0 ? this.presence.remove(stale) : null
     if (change) this.presenceChanged(change, 'timeout', null)

@@ -127,3 +127,22 @@ test('4. a state not renewed within the timeout is outdated; a renewed one is no
   now += 20_000
   assert.deepEqual(presence.outdated(30_000), [2])
 })
+
+test('5. a client that left is remembered (its clock refuses older states) until forgotten after the timeout', () => {
+  let now = 1_000_000
+  const presence = new Presence(() => now)
+  presence.apply(decodePresence(said([1, 3, '{}'], [2, 1, '{}'])))
+  now += 40_000
+  presence.remove([1])
+  presence.forget(30_000)
+  assert.equal(presence.clock(1), 3, 'forgotten as soon as it left')
+  assert.equal(presence.apply(decodePresence(said([1, 2, '{}']))), null, 'an older state came back')
+  now += 29_000
+  presence.forget(30_000)
+  assert.equal(presence.clock(1), 3, 'forgotten before the timeout')
+  now += 1_000
+  presence.forget(30_000)
+  assert.equal(presence.clock(1), 0, 'a client gone for the timeout is still remembered')
+  assert.ok(presence.has(2), 'a present client was forgotten')
+  assert.equal(presence.clock(2), 1)
+})

@@ -378,6 +378,9 @@ test('5d. presence not renewed within the timeout is dropped and the others told
   assert.equal(mirror.getStates().has(4001), false, 'c was not told that a is gone')
   assert.ok(mirror.getStates().has(4002))
   assert.ok(room.presence.has(4002), 'a renewed presence was dropped')
+  // Once gone for the timeout too, a is forgotten: a busy room keeps no record of every visit.
+  await waitFor(() => room.presence.clock(4001) === 0, { message: 'a was never forgotten', timeoutMs: 5000 })
+  assert.equal(room.presence.clock(4002), clock, 'b, present, was forgotten')
 })
 
 test('5b. a cursor sent right after a keystroke never overtakes it; with the store failing, presence still flows', async (t) => {
