@@ -4,24 +4,16 @@
  */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import * as encoding from 'lib0/encoding'
 import * as Y from 'yjs'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import { TandemError } from '../src/errors.js'
 import { decodePresence, Presence, type PresenceChange } from '../src/presence.js'
+import { awarenessUpdate } from './helpers/hostile.js'
 import { seededRng } from './helpers/random.js'
 
 /** An awareness update as a client may write it: any JSON text, spaces and all. */
-function said(...states: Array<[client: number, clock: number, json: string]>): Uint8Array {
-  const encoder = encoding.createEncoder()
-  encoding.writeVarUint(encoder, states.length)
-  for (const [client, clock, json] of states) {
-    encoding.writeVarUint(encoder, client)
-    encoding.writeVarUint(encoder, clock)
-    encoding.writeVarString(encoder, json)
-  }
-  return encoding.toUint8Array(encoder)
-}
+const said = (...states: Array<[client: number, clock: number, json: string]>): Uint8Array =>
+  awarenessUpdate(states.map(([client, clock, json]) => ({ client, clock, json })))
 
 /** A server's y-protocols Awareness: no state of its own, and its 'update' events recorded. */
 function model() {

@@ -3,13 +3,13 @@
  * before the store has it), presence, retries, compaction and rejection of bad updates.
  */
 import assert from 'node:assert/strict'
-import * as encoding from 'lib0/encoding'
 import * as Y from 'yjs'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import { TandemError } from '../src/errors.js'
 import { silentLogger } from '../src/log.js'
 import { Room, TEXT_NAME, type RoomOptions } from '../src/room.js'
 import { Cleanup } from './helpers/cleanup.js'
+import { awarenessUpdate } from './helpers/hostile.js'
 import { Editor, RecordingPeer, SlowPeer, textOf } from './helpers/peers.js'
 import { seededRng, type Rng } from './helpers/random.js'
 import { InstrumentedStore } from './helpers/stores.js'
@@ -316,16 +316,8 @@ test('5c. a cursor move alone is relayed as it came; anything else is encoded fr
   const [a, b] = [peer(), peer()]
   b.clear()
   // Awareness messages as a client may write them: JSON with spaces, which y-protocols would not write.
-  const said = (...states: Array<[client: number, clock: number, json: string]>) => {
-    const encoder = encoding.createEncoder()
-    encoding.writeVarUint(encoder, states.length)
-    for (const [client, clock, json] of states) {
-      encoding.writeVarUint(encoder, client)
-      encoding.writeVarUint(encoder, clock)
-      encoding.writeVarString(encoder, json)
-    }
-    return encoding.toUint8Array(encoder)
-  }
+  const said = (...states: Array<[client: number, clock: number, json: string]>) =>
+    awarenessUpdate(states.map(([client, clock, json]) => ({ client, clock, json })))
   const moved = said([3001, 1, '{ "cursor": 1 }'])
   room.handle(a, { kind: 'awareness', update: moved })
   await room.flush()

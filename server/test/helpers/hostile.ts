@@ -31,8 +31,8 @@ export interface AwarenessEntry {
   readonly json: string
 }
 
-/** An awareness message: varUint(1) • varByteArray(n • (client • clock • varString(json))^n). */
-export function awarenessFrame(entries: readonly AwarenessEntry[]): Uint8Array {
+/** An awareness update, n • (client • clock • varString(json))^n, with any JSON text as written. */
+export function awarenessUpdate(entries: readonly AwarenessEntry[]): Uint8Array {
   const encoder = encoding.createEncoder()
   encoding.writeVarUint(encoder, entries.length)
   for (const { client, clock, json } of entries) {
@@ -40,7 +40,12 @@ export function awarenessFrame(entries: readonly AwarenessEntry[]): Uint8Array {
     encoding.writeVarUint(encoder, clock)
     encoding.writeVarString(encoder, json)
   }
-  return encodeAwareness(encoding.toUint8Array(encoder))
+  return encoding.toUint8Array(encoder)
+}
+
+/** An awareness message: varUint(1) • varByteArray(awarenessUpdate). */
+export function awarenessFrame(entries: readonly AwarenessEntry[]): Uint8Array {
+  return encodeAwareness(awarenessUpdate(entries))
 }
 
 /**
