@@ -35,6 +35,8 @@ export interface PresenceChange {
 
 const NONE: readonly number[] = Object.freeze([])
 
+const monotonicMs = (): number => Math.floor(performance.now())
+
 /**
  * The entries of an awareness update (`varUint(n) • n × (varUint(client) • varUint(clock) •
  * varString(json))`), checked as a whole before anything is applied: a bad state after good ones
@@ -90,7 +92,8 @@ export class Presence {
   private present = 0
   private readonly epoch: number
 
-  constructor(private readonly now: () => number = Date.now) {
+  /** `now` in ms: a monotonic clock, so that setting the system's clock expires nobody. */
+  constructor(private readonly now: () => number = monotonicMs) {
     this.epoch = now()
   }
 
