@@ -220,7 +220,11 @@ test.describe('with AUTH_SECRET', () => {
   })
 
   test('a link that expires during the visit says so when the server closes it', async ({ editors, docName }) => {
-    const expiresAt = Math.ceil(Date.now() / 1000) + 3
+    // The page must have connected and synced before the token expires, or the server refuses
+    // the link itself (401) and this is a different test: with 2-3 s, a page opened while the
+    // other worker loaded the machine once connected too late (a CI run in the fourteenth
+    // session). Opening takes 1-2 s; 8 s leaves room without making the wait long.
+    const expiresAt = Math.ceil(Date.now() / 1000) + 8
     const token = await mint({ doc: docName, role: 'viewer' }, { expiresAt })
     const page = await openLink(editors, linkTo(editors, docName, token), 'viewer')
     await expectSaved(page)
