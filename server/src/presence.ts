@@ -137,18 +137,25 @@ export class Presence {
       const current = seen?.clock ?? 0
       const had = seen !== undefined && seen.json !== null
       if (!(current < clock || (current === clock && removal && had))) continue
-      if (had && removal) this.present--
-      else if (!had && !removal) this.present++
-      if (seen) {
-        // Changed in place: a new record per cursor move was one more object to outlive the turn.
-        seen.clock = clock
-        seen.at = at
-        seen.json = removal ? null : json
-      } else this.seen.set(client, { clock, at, json: removal ? null : json })
       if (seen === undefined) {
-        if (!removal) (added ??= []).push(client)
-      } else if (removal) (removed ??= []).push(client)
-      else (updated ??= []).push(client)
+        // A removal of a client never seen is recorded (its clock) but announced to nobody.
+        this.seen.set(client, { clock, at, json: removal ? null : json })
+        if (removal) continue
+        this.present++
+        ;(added ??= []).push(client)
+        continue
+      }
+      // Changed in place: a new record per cursor move was one more object to outlive the turn.
+      seen.clock = clock
+      seen.at = at
+      seen.json = removal ? null : json
+      if (removal) {
+        if (had) this.present--
+        ;(removed ??= []).push(client)
+      } else {
+        if (!had) this.present++
+        ;(updated ??= []).push(client)
+      }
     }
     if (added === null && updated === null && removed === null) return null
     return { added: added ?? NONE, updated: updated ?? NONE, removed: removed ?? NONE }
@@ -193,12 +200,7 @@ export class Presence {
   encodeAll(): Uint8Array {
     const encoder = encoding.createEncoder()
     encoding.writeVarUint(encoder, this.present)
-    for (const [client, seen] of this.seen) {
-      if (seen.json === null) continue
-      encoding.writeVarUint(encoder, client)
-      encoding.writeVarUint(encoder, seen.clock)
-      encoding.writeVarString(encoder, seen.json)
-    }
+    for (const [client, seen] of this.seen) if (seen.json !== null) writeEntry(encoder, client, seen.clock, seen.json)
     return encoding.toUint8Array(encoder)
   }
 
@@ -208,10 +210,15 @@ export class Presence {
     encoding.writeVarUint(encoder, clients.length)
     for (const client of clients) {
       const seen = this.seen.get(client)
-      encoding.writeVarUint(encoder, client)
-      encoding.writeVarUint(encoder, seen?.clock ?? 0)
-      encoding.writeVarString(encoder, seen?.json ?? 'null')
+      writeEntry(encoder, client, seen?.clock ?? 0, seen?.json ?? 'null')
     }
     return encoding.toUint8Array(encoder)
   }
+}
+
+/** One entry of an awareness update: varUint(client) • varUint(clock) • varString(json). */
+function writeEntry(encoder: encoding.Encoder, client: number, clock: number, json: string): void {
+  encoding.writeVarUint(encoder, client)
+  encoding.writeVarUint(encoder, clock)
+  encoding.writeVarString(encoder, json)
 }
