@@ -21,6 +21,7 @@ import * as protocol from './protocol.js'
 import type { ClientMessage } from './protocol.js'
 import { SequenceTracker } from './sequence.js'
 import type { Store } from './store/store.js'
+import { continuesRun, fitsWithoutWaiting, newReach, safeNumbers } from './update-fit.js'
 
 /** What a room needs of a connection. */
 export interface Peer {
@@ -428,7 +429,7 @@ export class Room {
     const doc = this.doc
     const store = doc.store
     if (store.pendingStructs !== null || store.pendingDs !== null) return start
-    const reach: Reach = { client: -1, clock: 0, others: null }
+    const reach = newReach()
     const taken: DecodedUpdate[] = []
     let first: Uint8Array | null = null
     let takenBytes = 0
@@ -1211,34 +1212,6 @@ export class Room {
   }
 }
 
-/**
- * lib0 reads a varUint's last byte without a range check, so a few bytes can decode to a number
- * past 2^53 or to Infinity, and lib0 loops for ever writing Infinity back (when the update is
- * relayed, stored or held as pending). Every client, clock and length must be a safe integer.
- */
-function safeNumbers({ structs, ds }: ReturnType<typeof Y.decodeUpdate>): boolean {
-  for (const struct of structs) {
-    if (!safeId(struct.id) || !Number.isSafeInteger(struct.length) || !Number.isSafeInteger(struct.id.clock + struct.length)) return false
-    if (struct instanceof Y.Item) {
-      if (!safeId(struct.origin) || !safeId(struct.rightOrigin)) return false
-      if (struct.parent instanceof Y.ID && !safeId(struct.parent)) return false
-    }
-  }
-  for (const [client, ranges] of ds.clients) {
-    if (!Number.isSafeInteger(client)) return false
-    for (const { clock, len } of ranges) {
-      if (!Number.isSafeInteger(clock) || !Number.isSafeInteger(len) || !Number.isSafeInteger(clock + len)) return false
-    }
-  }
-  return true
-}
-
-// The helpers of the checks every update passes are module functions, not closures made per
-// call: the server runs under tsx, whose transform names every closure as it is made.
-function safeId(id: Y.ID | null): boolean {
-  return id === null || (Number.isSafeInteger(id.client) && Number.isSafeInteger(id.clock))
-}
-
 /** What the doc integrated since `before` (a state vector), with its delete set. */
 function takenSince(doc: Y.Doc, before: Map<number, number>): Uint8Array {
   return Y.encodeStateAsUpdate(doc, Y.encodeStateVector(before))
@@ -1280,90 +1253,5 @@ function advanced(store: Y.Doc['store'], before: Map<number, number>): boolean {
 function sameState(a: Map<number, number>, b: Map<number, number>): boolean {
   if (a.size !== b.size) return false
   for (const [client, clock] of a) if (b.get(client) !== clock) return false
-  return true
-}
-
-/**
- * Whether Yjs can integrate all of an update at once: every struct continues its client's
- * clock without a gap, and every struct it points to (origin, right origin, parent) and every
- * range it deletes is in the doc or in the update. Errs on the side of "no" (then the room
- * takes the slower, exact path).
- */
-function fitsWithoutWaiting(doc: Y.Doc, { structs, ds }: ReturnType<typeof Y.decodeUpdate>): boolean {
-  const store = doc.store
-  // The clock each client reaches with the update's structs. Nearly every update has one
-  // client, its author: kept in `reach`'s two numbers, with a Map only for the others (this
-  // runs per keystroke, and a Map or a closure per call was most of what it allocated).
-  const reach: Reach = { client: -1, clock: 0, others: null }
-  for (const struct of structs) {
-    const { client, clock } = struct.id
-    const known = reached(store, reach, client)
-    if (clock > known) return false
-    extend(reach, client, Math.max(known, clock + struct.length))
-  }
-  for (const struct of structs) {
-    if (!(struct instanceof Y.Item)) continue
-    if (!pointsAtPresent(store, reach, struct)) return false
-  }
-  return deletesPresent(store, reach, ds)
-}
-
-/**
- * Whether an update only continues what the doc and the run before it hold (`reach`, which it
- * extends): every struct an Item that starts exactly where its client's clock ends, every struct
- * it points to (origin, right origin, parent) and every range it deletes already there. Such
- * updates, merged, apply as their parts would (mergeRun), and nothing in them waits.
- */
-function continuesRun(store: Y.Doc['store'], { structs, ds }: DecodedUpdate, reach: Reach): boolean {
-  for (const struct of structs) {
-    if (!(struct instanceof Y.Item)) return false
-    const { client, clock } = struct.id
-    if (clock !== reached(store, reach, client)) return false
-    // What it points at may be in the doc, the run before it or this update before it.
-    if (!pointsAtPresent(store, reach, struct)) return false
-    extend(reach, client, clock + struct.length)
-  }
-  return deletesPresent(store, reach, ds)
-}
-
-/** The clocks an update brings: one client's in two numbers, any others' in a Map. */
-interface Reach {
-  client: number
-  clock: number
-  others: Map<number, number> | null
-}
-
-/** The clock `client` reaches in the doc's store with what an update brings. */
-function reached(store: Y.Doc['store'], reach: Reach, client: number): number {
-  return client === reach.client ? reach.clock : (reach.others?.get(client) ?? Y.getState(store, client))
-}
-
-/** Records that `client`'s clock reaches `clock` with what an update brings. */
-function extend(reach: Reach, client: number, clock: number): void {
-  if (reach.client === -1 || client === reach.client) {
-    reach.client = client
-    reach.clock = clock
-  } else (reach.others ??= new Map()).set(client, clock)
-}
-
-/** Whether `id` is in the doc's store or among the structs an update brings. */
-function present(store: Y.Doc['store'], reach: Reach, id: Y.ID | null): boolean {
-  return id === null || id.clock < reached(store, reach, id.client)
-}
-
-/** Whether everything an Item points at (origin, right origin, parent) is present. */
-function pointsAtPresent(store: Y.Doc['store'], reach: Reach, item: Y.Item): boolean {
-  if (!present(store, reach, item.origin) || !present(store, reach, item.rightOrigin)) return false
-  return !(item.parent instanceof Y.ID) || present(store, reach, item.parent)
-}
-
-/** Whether every range a delete set names is present. */
-function deletesPresent(store: Y.Doc['store'], reach: Reach, ds: DecodedUpdate['ds']): boolean {
-  // Most updates delete nothing: no iterator for an empty Map.
-  if (ds.clients.size === 0) return true
-  for (const [client, ranges] of ds.clients) {
-    const state = reached(store, reach, client)
-    for (const { clock, len } of ranges) if (clock + len > state) return false
-  }
   return true
 }
