@@ -126,7 +126,7 @@ interface PresenceBatch {
   readonly presence: Map<number, unknown>
   /**
    * For an id whose latest change came as a message of its own (one client's state, applied as
-   * it came: see Room.asArrived), that message. A batch of that id alone is relayed as it came
+   * it came: see Room.presenceChanged), that message. A batch of that id alone is relayed as it came
    * instead of encoded again (JSON.stringify of the state), which is what a cursor move is.
    */
   arrived?: Map<number, Uint8Array>
