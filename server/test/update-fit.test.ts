@@ -39,26 +39,31 @@ function writersUpdates(rng: Rng, steps: number): Uint8Array[][] {
 
 const waits = (doc: Y.Doc) => doc.store.pendingStructs !== null || doc.store.pendingDs !== null
 
+/**
+ * 20 rounds of three writers' updates, read by a fresh server doc from one writer's queue at a
+ * time, picked at random; `read` takes what one read of that queue holds.
+ */
+function* serverReads(rng: Rng, read: (queue: Uint8Array[]) => Uint8Array[]): Generator<{ round: number; server: Y.Doc; updates: Uint8Array[] }> {
+  for (let round = 0; round < 20; round++) {
+    const queues = writersUpdates(rng, 150)
+    const server = new Y.Doc()
+    while (queues.some((q) => q.length > 0)) yield { round, server, updates: read(rng.pick(queues.filter((q) => q.length > 0))) }
+  }
+}
+
 test('1. fitsWithoutWaiting: never yes when Yjs leaves something waiting, and yes for every update taken in order', (t) => {
   const rng = seededRng(t)
   let yes = 0
   let no = 0
-  for (let round = 0; round < 20; round++) {
-    const sent = writersUpdates(rng, 150)
-    // A server that takes the writers' updates interleaved, sometimes one out of its order.
-    const server = new Y.Doc()
-    const queues = sent.map((updates) => updates.slice())
-    while (queues.some((q) => q.length > 0)) {
-      const q = rng.pick(queues.filter((q) => q.length > 0))
-      const update = q.splice(q.length > 1 && rng.int(8) === 0 ? 1 : 0, 1)[0]!
-      const before = waits(server)
-      const fits = fitsWithoutWaiting(server, Y.decodeUpdate(update))
-      Y.applyUpdate(server, update)
-      if (fits) {
-        yes++
-        assert.ok(before || !waits(server), `round ${round}: said to fit, but Yjs left something waiting`)
-      } else no++
-    }
+  // The writers' updates one at a time, interleaved, sometimes one out of its writer's order.
+  for (const { round, server, updates: [update] } of serverReads(rng, (q) => q.splice(q.length > 1 && rng.int(8) === 0 ? 1 : 0, 1))) {
+    const before = waits(server)
+    const fits = fitsWithoutWaiting(server, Y.decodeUpdate(update!))
+    Y.applyUpdate(server, update!)
+    if (fits) {
+      yes++
+      assert.ok(before || !waits(server), `round ${round}: said to fit, but Yjs left something waiting`)
+    } else no++
   }
   assert.ok(no > 0, 'no update ever came before what it builds on: the test proves nothing')
 
@@ -108,32 +113,27 @@ test('3. continuesRun: every update it admits into a run fits in turn, and it ad
   const rng = seededRng(t)
   let admitted = 0
   let refused = 0
-  for (let round = 0; round < 20; round++) {
-    const sent = writersUpdates(rng, 150)
-    const server = new Y.Doc()
-    const queues = sent.map((updates) => updates.slice())
-    while (queues.some((q) => q.length > 0)) {
-      // A read of several updates, as the room gets them from one socket; sometimes a pair
-      // swapped, or one skipped.
-      const q = rng.pick(queues.filter((q) => q.length > 0))
-      const read = q.splice(0, 1 + rng.int(6))
-      if (read.length > 1 && rng.int(4) === 0) read.reverse()
-      if (waits(server)) {
-        for (const update of read) Y.applyUpdate(server, update)
-        continue
-      }
-      const reach = newReach()
-      let i = 0
-      for (; i < read.length && continuesRun(server.store, Y.decodeUpdate(read[i]!), reach); i++) {
-        // Taken one by one in the run's order, each fits: so the run merged fits too.
-        assert.equal(fitsWithoutWaiting(server, Y.decodeUpdate(read[i]!)), true, `round ${round}: admitted, but does not fit in turn`)
-        Y.applyUpdate(server, read[i]!)
-        assert.equal(waits(server), false)
-        admitted++
-      }
-      refused += read.length - i
-      for (; i < read.length; i++) Y.applyUpdate(server, read[i]!)
+  // Several updates a read, as the room gets them from one socket; sometimes in reverse.
+  const severalAtOnce = (q: Uint8Array[]) => {
+    const read = q.splice(0, 1 + rng.int(6))
+    return read.length > 1 && rng.int(4) === 0 ? read.reverse() : read
+  }
+  for (const { round, server, updates: read } of serverReads(rng, severalAtOnce)) {
+    if (waits(server)) {
+      for (const update of read) Y.applyUpdate(server, update)
+      continue
     }
+    const reach = newReach()
+    let i = 0
+    for (; i < read.length && continuesRun(server.store, Y.decodeUpdate(read[i]!), reach); i++) {
+      // Taken one by one in the run's order, each fits: so the run merged fits too.
+      assert.equal(fitsWithoutWaiting(server, Y.decodeUpdate(read[i]!)), true, `round ${round}: admitted, but does not fit in turn`)
+      Y.applyUpdate(server, read[i]!)
+      assert.equal(waits(server), false)
+      admitted++
+    }
+    refused += read.length - i
+    for (; i < read.length; i++) Y.applyUpdate(server, read[i]!)
   }
   assert.ok(admitted > 0 && refused > 0, `admitted ${admitted}, refused ${refused}: both must happen`)
 
