@@ -17,6 +17,7 @@ import { mergeRun, type DecodedUpdate } from './merge-run.js'
 import type { Envelope, FanoutMessage } from './fanout/fanout.js'
 import type { Logger } from './log.js'
 import { decodePresence, Presence, PRESENCE_TIMEOUT_MS, type PresenceChange, type PresenceEntry } from './presence.js'
+import { Outbox, type Frame, type Outgoing, type PresenceFrames } from './outbox.js'
 import * as protocol from './protocol.js'
 import type { ClientMessage } from './protocol.js'
 import { SequenceTracker } from './sequence.js'
@@ -107,37 +108,6 @@ export interface RoomLink {
 /** Origin of remote presence: relayed to local peers, never published back. */
 const REMOTE = Symbol('remote')
 
-/**
- * A frame to deliver once what it depends on is committed: to one peer, or to all but one. A
- * document update carries its integration number `n`, so a peer that is behind can skip it.
- */
-type Frame = { readonly frame: Uint8Array; readonly to: Peer } | { readonly frame: Uint8Array; readonly except: unknown; readonly n?: number }
-
-type Outgoing = Frame | PresenceBatch
-
-/**
- * Presence changes waiting in the outbox: each awareness client id with where its latest change
- * came from (a peer, which is not sent it back; null or REMOTE for everyone). Encoded only when
- * it goes out, with each state as it is then, so the changes of one turn leave as one frame per
- * peer. An id is in one batch at a time, the one of its latest change: a later state, which may
- * name text that is still in the outbox, never goes out ahead of that text.
- */
-interface PresenceBatch {
-  readonly presence: Map<number, unknown>
-  /**
-   * For an id whose latest change came as a message of its own (one client's state, applied as
-   * it came: see Room.presenceChanged), that message. A batch of that id alone is relayed as it came
-   * instead of encoded again (JSON.stringify of the state), which is what a cursor move is.
-   */
-  arrived?: Map<number, Uint8Array>
-}
-
-/** A batch's frames: one for every peer, and one for each peer that sent part of it (or none). */
-interface PresenceFrames {
-  readonly all: Frame
-  readonly own: Map<unknown, Frame | null>
-}
-
 const NO_IDS: readonly number[] = Object.freeze([])
 
 /**
@@ -170,12 +140,7 @@ export class Room {
   /** Updates applied to the doc but not yet handed to the store. */
   private pending: Uint8Array[] = []
   /** Frames that wait for `pending` (and any commit in flight) to be durable. */
-  private outbox: Outgoing[] = []
-  /**
-   * The outbox's presence batch for each awareness client id with a change not yet sent; null
-   * for a client that is present with nothing waiting (see unbatch).
-   */
-  private readonly presenceBatches = new Map<number, PresenceBatch | null>()
+  private readonly outbox: Outbox
   private committing = false
   private commitScheduled = false
   private retryTimer: NodeJS.Timeout | null = null
@@ -257,6 +222,7 @@ export class Room {
     this.tail = tail
     this.written = written
     this.presence = new Presence()
+    this.outbox = new Outbox(this.presence)
     // As y-protocols' Awareness does: a tenth of the timeout between checks.
     const presenceTimeout = options.presenceTimeoutMs ?? PRESENCE_TIMEOUT_MS
     this.presenceTimer = setInterval(() => this.expirePresence(presenceTimeout), presenceTimeout / 10)
@@ -889,23 +855,19 @@ export class Room {
       if (ids !== owned) this.peers.set(origin as Peer, ids)
     }
     const changed = added.length + removed.length === 0 ? updated : added.concat(updated, removed)
-    // Presence is not durable state, but it must not overtake the text it points into: a cursor
-    // sent right after a keystroke names that keystroke's position. So it waits in the outbox,
-    // behind updates still being stored, and goes out with the turn's commit (or, with nothing
-    // to store, at the end of the turn), merged with the turn's other presence changes: when a
-    // room fills or comes back after a restart, every arrival is announced to every peer, and
-    // one frame per peer per turn instead of one per arrival is most of what that costs. While
-    // the store is failing, presence goes on at once regardless: who is here should not freeze
-    // with it.
+    // Presence waits in the outbox behind the text it points into, and goes out with the turn's
+    // commit (or, with nothing to store, at the end of the turn) merged with the turn's other
+    // changes (outbox.ts). While the store is failing, presence goes on at once regardless: who
+    // is here should not freeze with it.
     let update = arrived
     if (this.storeFailing) {
-      for (const id of changed) {
-        this.presenceBatches.get(id)?.presence.delete(id)
-        this.unbatch(id)
-      }
+      this.outbox.unbatch(changed)
       update ??= this.presence.encode(changed)
       this.deliver([{ frame: protocol.encodeAwareness(update), except: origin }])
-    } else this.batchPresence(changed, origin, arrived)
+    } else {
+      this.outbox.batchPresence(changed, origin, arrived)
+      this.scheduleCommit()
+    }
     // Other instances hear of our peers' presence and of its removal when a peer leaves (origin
     // null); not of what they told us, nor of states each instance times out by itself.
     if (this.link && (owned || origin === null)) {
@@ -915,63 +877,7 @@ export class Room {
     }
   }
 
-  /** Puts presence changes in the outbox's last batch (a new one when it ends with a frame). */
-  private batchPresence(ids: readonly number[], origin: unknown, arrived: Uint8Array | null = null): void {
-    const last = this.outbox[this.outbox.length - 1]
-    let batch: PresenceBatch
-    if (last !== undefined && 'presence' in last) batch = last
-    else {
-      batch = { presence: new Map() }
-      this.outbox.push(batch)
-    }
-    for (const id of ids) {
-      const earlier = this.presenceBatches.get(id)
-      if (earlier != null && earlier !== batch) earlier.presence.delete(id)
-      batch.presence.set(id, origin)
-      if (arrived !== null) (batch.arrived ??= new Map()).set(id, arrived)
-      else batch.arrived?.delete(id)
-      this.presenceBatches.set(id, batch)
-    }
-    this.scheduleCommit()
-  }
-
-  /**
-   * `id` has no change waiting any more. Its entry stays, as null, while the client is present:
-   * a Map whose last entry is deleted allocates a new table, and a typist's cursor emptied and
-   * refilled this one at every keystroke, the new table outliving the turn (promoted, about 100
-   * bytes a cursor move). Deleted once the client's state is gone, so the Map holds only the
-   * present.
-   */
-  private unbatch(id: number): void {
-    if (this.presence.has(id)) this.presenceBatches.set(id, null)
-    else this.presenceBatches.delete(id)
-  }
-
-  /** Encodes a batch as it goes out: null when every change in it moved to a later batch. */
-  private presenceFrames(batch: PresenceBatch): PresenceFrames | null {
-    if (batch.presence.size === 0) return null
-    const ids: number[] = []
-    const origins = new Set<unknown>()
-    for (const [id, origin] of batch.presence) {
-      if (this.presenceBatches.get(id) === batch) this.unbatch(id)
-      ids.push(id)
-      if (this.peers.has(origin as Peer)) origins.add(origin)
-    }
-    const encode = (of: number[]) => {
-      const arrived = of.length === 1 ? batch.arrived?.get(of[0]!) : undefined
-      return protocol.encodeAwareness(arrived ?? this.presence.encode(of))
-    }
-    const own = new Map<unknown, Frame | null>()
-    // A peer is not sent back its own changes: usually the batch is one peer's cursor, and that
-    // peer gets nothing.
-    for (const origin of origins) {
-      const others = ids.filter((id) => batch.presence.get(id) !== origin)
-      own.set(origin, others.length > 0 ? { frame: encode(others), except: null } : null)
-    }
-    return { all: { frame: encode(ids), except: null }, own }
-  }
-
-  private sendWhenDurable(out: Outgoing): void {
+  private sendWhenDurable(out: Frame): void {
     if (this.pending.length === 0 && !this.committing) this.deliver([out])
     else this.outbox.push(out)
   }
@@ -1004,7 +910,7 @@ export class Room {
     // The highest integration number among the updates: a peer that is behind may skip them.
     let updates = 0
     for (const out of outbox) {
-      const ready = 'presence' in out ? this.presenceFrames(out) : out
+      const ready = 'presence' in out ? this.outbox.presenceFrames(out, this.peers) : out
       if (ready === null) continue
       frames.push(ready)
       if ('all' in ready) {
@@ -1126,11 +1032,11 @@ export class Room {
     if (this.isDestroyed) return
     if (this.pending.length === 0) {
       // Nothing uncommitted: frames that waited on an earlier commit can go now.
-      this.deliver(this.takeOutbox())
+      this.deliver(this.outbox.take())
       return
     }
     const batch = this.pending
-    const outbox = this.takeOutbox()
+    const outbox = this.outbox.take()
     this.pending = []
     this.committing = true
     const started = performance.now()
@@ -1145,7 +1051,7 @@ export class Room {
       this.storeFailing = true
       // Nobody has seen these updates yet: keep them first in line and try again later.
       this.pending = batch.concat(this.pending)
-      this.outbox = outbox.concat(this.outbox)
+      this.outbox.restore(outbox)
       this.log.error('store append failed; will retry', { room: this.name, updates: batch.length, err })
       this.scheduleRetry()
       throw err
@@ -1160,7 +1066,7 @@ export class Room {
     this.sequence.add(first, last)
     this.link?.publish({ kind: 'updates', first, last, updates: batch })
     this.deliver(outbox)
-    if (this.pending.length === 0) this.deliver(this.takeOutbox())
+    if (this.pending.length === 0) this.deliver(this.outbox.take())
     if (this.compactDue()) await this.compact()
   }
 
@@ -1195,12 +1101,6 @@ export class Room {
       // The log is intact; the next commit tries again.
       this.log.warn('compaction failed', { room: this.name, err })
     }
-  }
-
-  private takeOutbox(): Outgoing[] {
-    const out = this.outbox
-    this.outbox = []
-    return out
   }
 
   private scheduleRetry(): void {

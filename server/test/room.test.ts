@@ -20,10 +20,11 @@ const NAME = 'room'
 
 /**
  * What a room keeps between turns that its tests look into: kept past a turn, it outlives the
- * young generation (see Room.taken and Room.unbatch).
+ * young generation (see Room.taken and Outbox.release).
  */
 function retained(room: Room): { taken: unknown; presenceBatches: Map<number, unknown> } {
-  return room as unknown as { taken: unknown; presenceBatches: Map<number, unknown> }
+  const inside = room as unknown as { taken: unknown; outbox: { batches: Map<number, unknown> } }
+  return { taken: inside.taken, presenceBatches: inside.outbox.batches }
 }
 
 async function setup(t: TestContext, options: Partial<RoomOptions> = {}) {
