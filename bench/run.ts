@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [--only fanout,replay] [--servers tandem,ywebsocket] [--reps N] [--baseline REV]`
+ * `npm run bench [-- --quick] [--only fanout,replay] [--servers tandem,ywebsocket] [--reps N] [--baseline REV] [--wait-stored]`
  *
  * Runs every scenario against every server, each server in its own process with its own temp
  * data dir, driven by a separate load process. Servers are interleaved within each repetition
@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util'
 import { traceCache } from './load/trace.js'
 import { buildBaseline } from './servers/baseline.js'
 import { buildServers } from './servers/build.js'
-import { FULL, QUICK, type Params } from './params.js'
+import { FULL, QUICK, STORED_WAIT_MS, type Params } from './params.js'
 import { writeReport, type RunRecord } from './report.js'
 import { SCENARIOS } from './scenarios/index.js'
 import { DEFAULT_SERVERS, SERVER_NAMES, SERVERS, type ServerName } from './servers/index.js'
@@ -28,11 +28,16 @@ const { values } = parseArgs({
     servers: { type: 'string' },
     reps: { type: 'string' },
     baseline: { type: 'string' },
+    'wait-stored': { type: 'boolean', default: false },
   },
 })
 
 const base: Params = values.quick ? QUICK : FULL
-const params: Params = values.reps ? { ...base, reps: Number(values.reps) } : base
+const params: Params = {
+  ...base,
+  reps: values.reps ? Number(values.reps) : base.reps,
+  replay: values['wait-stored'] ? { ...base.replay, storedWaitMs: STORED_WAIT_MS } : base.replay,
+}
 const servers = (values.servers?.split(',') ?? [...DEFAULT_SERVERS]) as ServerName[]
 for (const s of servers) if (!SERVER_NAMES.includes(s)) usage(`unknown server ${s}; one of ${SERVER_NAMES.join(', ')}`)
 // --baseline REV runs Tandem at REV beside the current Tandem, right after it in every repetition's order.
