@@ -33,7 +33,7 @@ export interface PresenceBatch {
   /**
    * For an id whose latest change came as a message of its own (one client's state, applied as
    * it came), that message. A batch of that id alone is relayed as it came instead of encoded
-   * again (JSON.stringify of the state), which is what a cursor move is.
+   * again from the stored state, which is what a cursor move is.
    */
   arrived?: Map<number, Uint8Array>
 }
