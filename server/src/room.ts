@@ -810,16 +810,21 @@ export class Room {
 
   /** Refuses presence beyond the per-peer limits before it is applied. */
   private checkAwareness(peer: Peer, entries: readonly PresenceEntry[], limits: RoomLimits): void {
-    const claimed = new Set(this.peers.get(peer) ?? NO_IDS)
+    const owned = this.peers.get(peer) ?? NO_IDS
+    // Made only when the peer claims an id it did not own: a cursor move (its own id) is every
+    // message of a typist, and a Set per move was garbage for nothing.
+    let claimed: Set<number> | null = null
     for (const entry of entries) {
       if (Buffer.byteLength(entry.json) > limits.maxAwarenessStateBytes) {
         throw new TandemError('AWARENESS_TOO_LARGE', `a presence state is larger than ${limits.maxAwarenessStateBytes} bytes`)
       }
       // Only a state that will be applied (a newer clock) is claimed. Stock clients send back
       // every state they hear of, unchanged: counting those would close the tenth person to join.
-      if (!entry.removal && entry.clock > this.presence.clock(entry.client)) claimed.add(entry.client)
+      if (!entry.removal && entry.clock > this.presence.clock(entry.client) && !owned.includes(entry.client)) {
+        ;(claimed ??= new Set(owned)).add(entry.client)
+      }
     }
-    if (claimed.size > limits.maxAwarenessStates) {
+    if ((claimed?.size ?? owned.length) > limits.maxAwarenessStates) {
       throw new TandemError('AWARENESS_TOO_LARGE', `more than ${limits.maxAwarenessStates} presence states from one connection`)
     }
   }
