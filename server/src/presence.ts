@@ -31,6 +31,12 @@ export interface PresenceChange {
   readonly added: readonly number[]
   readonly updated: readonly number[]
   readonly removed: readonly number[]
+  /**
+   * Those of `updated` whose state came again as the same text with a newer clock: a renewal,
+   * which a client sends every 15 s to say it is still here, and which changes nothing anyone
+   * sees (y-protocols reports them in 'update' but not in 'change').
+   */
+  readonly renewed: readonly number[]
 }
 
 const NONE: readonly number[] = Object.freeze([])
@@ -131,6 +137,7 @@ export class Presence {
     let added: number[] | null = null
     let updated: number[] | null = null
     let removed: number[] | null = null
+    let renewed: number[] | null = null
     const at = this.now() - this.epoch
     for (const { client, clock, json, removal } of entries) {
       const seen = this.seen.get(client)
@@ -145,6 +152,12 @@ export class Presence {
         ;(added ??= []).push(client)
         continue
       }
+      // A client is a renewal when every entry of its in this update is: one that also changed
+      // (the same client twice in one update, which stock clients never send) goes out as a change.
+      const again = (updated !== null && updated.includes(client)) || (added !== null && added.includes(client))
+      if (had && !removal && seen.json === json) {
+        if (!again) (renewed ??= []).push(client)
+      } else if (again && renewed !== null && renewed.includes(client)) renewed = renewed.filter((id) => id !== client)
       // Changed in place: a new record per cursor move was one more object to outlive the turn.
       seen.clock = clock
       seen.at = at
@@ -158,7 +171,7 @@ export class Presence {
       }
     }
     if (added === null && updated === null && removed === null) return null
-    return { added: added ?? NONE, updated: updated ?? NONE, removed: removed ?? NONE }
+    return { added: added ?? NONE, updated: updated ?? NONE, removed: removed ?? NONE, renewed: renewed ?? NONE }
   }
 
   /** Removes the states of `clients` (those that have one), their clocks as they are. */
@@ -173,7 +186,7 @@ export class Presence {
       this.present--
       ;(removed ??= []).push(client)
     }
-    return removed === null ? null : { added: NONE, updated: NONE, removed }
+    return removed === null ? null : { added: NONE, updated: NONE, removed, renewed: NONE }
   }
 
   /** The clients whose state has not been renewed for `timeoutMs`. */

@@ -22,8 +22,10 @@ function model() {
   const awareness = new awarenessProtocol.Awareness(doc)
   awareness.setLocalState(null)
   const events: PresenceChange[] = []
+  const changes: PresenceChange[] = []
   awareness.on('update', (change: PresenceChange) => events.push(change))
-  return { awareness, events }
+  awareness.on('change', (change: PresenceChange) => changes.push(change))
+  return { awareness, events, changes }
 }
 
 /** The states an Awareness holds, other than its own (null). */
@@ -37,13 +39,15 @@ function parsedStates(presence: Presence): Record<number, unknown> {
 
 test('1. seeded random: the same changes, states and clocks as y-protocols, and an encoding it reads back the same', (t) => {
   const rng = seededRng(t)
-  const { awareness, events } = model()
+  const { awareness, events, changes } = model()
   t.after(() => awareness.destroy())
   const presence = new Presence()
   const clients = [1, 2, 3, 4, 5]
   const json = () => rng.pick(['null', ' null', '{}', '{"n":1}', '{ "n": 1 }', '{"n":2,"cursor":{"at":3}}', '7', '"x"'])
   for (let step = 0; step < 2000; step++) {
     events.length = 0
+    changes.length = 0
+    const before = new Map(clients.map((id) => [id, presence.state(id)]))
     let change: PresenceChange | null
     if (rng.int(10) === 0) {
       const ids = clients.filter(() => rng.int(2) === 0)
@@ -59,7 +63,22 @@ test('1. seeded random: the same changes, states and clocks as y-protocols, and 
       change = presence.apply(decodePresence(update))
     }
     const at = `step ${step}`
-    assert.deepEqual(change, events[0] ?? null, `${at}: the change`)
+    const renewed = change?.renewed ?? []
+    const reported = change && { added: change.added, updated: change.updated, removed: change.removed }
+    assert.deepEqual(reported, events[0] ?? null, `${at}: the change`)
+    // A renewal is one that y-protocols reports in 'update' and not in 'change' (the same state
+    // again), and every such one whose text is the same is a renewal.
+    const changedThere = changes[0]?.updated ?? []
+    for (const id of renewed) {
+      assert.ok(change!.updated.includes(id) && !changedThere.includes(id), `${at}: ${id} renewed, but y-protocols says it changed`)
+    }
+    // (A client twice in one update may change its text and change it back: a change, safely.)
+    const updated = change?.updated ?? []
+    for (const id of updated) {
+      if (changedThere.includes(id) || before.get(id) !== presence.state(id) || updated.indexOf(id) !== updated.lastIndexOf(id)) continue
+      assert.ok(renewed.includes(id), `${at}: ${id} came again the same and is not renewed`)
+    }
+    assert.equal(new Set(renewed).size, renewed.length, `${at}: renewed twice`)
     assert.deepEqual(parsedStates(presence), statesOf(awareness), `${at}: the states`)
     assert.equal(presence.size, Object.keys(statesOf(awareness)).length, `${at}: the count`)
     for (const id of clients) assert.equal(presence.clock(id), awareness.meta.get(id)?.clock ?? 0, `${at}: the clock of ${id}`)
@@ -78,16 +97,27 @@ test('1. seeded random: the same changes, states and clocks as y-protocols, and 
 
 test('2. a state is kept as the text that came, and a removal keeps its clock', () => {
   const presence = new Presence()
-  assert.deepEqual(presence.apply(decodePresence(said([7, 1, '{ "cursor": 1 }']))), { added: [7], updated: [], removed: [] })
+  assert.deepEqual(presence.apply(decodePresence(said([7, 1, '{ "cursor": 1 }']))), { added: [7], updated: [], removed: [], renewed: [] })
   assert.equal(presence.state(7), '{ "cursor": 1 }')
   assert.equal(presence.apply(decodePresence(said([7, 1, '{"cursor":2}']))), null, 'the same clock again is ignored')
-  assert.deepEqual(presence.remove([7, 8]), { added: [], updated: [], removed: [7] }, 'only a present client is removed')
+  assert.deepEqual(presence.remove([7, 8]), { added: [], updated: [], removed: [7], renewed: [] }, 'only a present client is removed')
   assert.equal(presence.has(7), false)
   assert.equal(presence.size, 0)
   // The removal goes out with the clock of the state it removes, which stock clients apply.
   assert.deepEqual(Array.from(presence.encode([7])), Array.from(said([7, 1, 'null'])))
   assert.equal(presence.apply(decodePresence(said([7, 1, '{"late":true}']))), null, 'an older state cannot come back')
-  assert.deepEqual(presence.apply(decodePresence(said([7, 2, '{}']))), { added: [], updated: [7], removed: [] })
+  assert.deepEqual(presence.apply(decodePresence(said([7, 2, '{}']))), { added: [], updated: [7], removed: [], renewed: [] })
+  assert.deepEqual(presence.apply(decodePresence(said([7, 3, '{}']))), { added: [], updated: [7], removed: [], renewed: [7] }, 'the same text again is a renewal')
+  assert.deepEqual(
+    presence.apply(decodePresence(said([7, 4, '{}'], [7, 5, '{"x":1}']))),
+    { added: [], updated: [7, 7], removed: [], renewed: [] },
+    'renewed, then changed in the same update: a change',
+  )
+  assert.deepEqual(
+    presence.apply(decodePresence(said([7, 6, '{"y":1}'], [7, 7, '{"y":1}']))),
+    { added: [], updated: [7, 7], removed: [], renewed: [] },
+    'changed, then renewed in the same update: a change',
+  )
 })
 
 test('3. a malformed update is refused whole, with MALFORMED_MESSAGE and the reason', () => {

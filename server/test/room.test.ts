@@ -7,6 +7,7 @@ import * as Y from 'yjs'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import { TandemError } from '../src/errors.js'
 import { silentLogger } from '../src/log.js'
+import { decodePresence } from '../src/presence.js'
 import { Room, TEXT_NAME, type RoomOptions } from '../src/room.js'
 import { Cleanup } from './helpers/cleanup.js'
 import { awarenessUpdate } from './helpers/hostile.js'
@@ -374,6 +375,57 @@ test('5d. presence not renewed within the timeout is dropped and the others told
   // Once gone for the timeout too, a is forgotten: a busy room keeps no record of every visit.
   await waitFor(() => room.presence.clock(4001) === 0, { message: 'a was never forgotten', timeoutMs: 5000 })
   assert.equal(room.presence.clock(4002), clock, 'b, present, was forgotten')
+})
+
+test('5e. renewals (the same state, a newer clock) wait and go out together, one frame for every peer; a change goes at once', async (t) => {
+  const renewalDelayMs = 200
+  const { room, peer } = await setup(t, { renewalDelayMs })
+  const [a, b, c] = [peer(), peer(), peer()]
+  const said = (...states: Array<[client: number, clock: number, json: string]>) =>
+    awarenessUpdate(states.map(([client, clock, json]) => ({ client, clock, json })))
+  /** The entries of a presence frame, as [client, clock, JSON]. */
+  const entries = (frame: { update: Uint8Array }) => decodePresence(frame.update).map((e) => [e.client, e.clock, e.json])
+  room.handle(a, { kind: 'awareness', update: said([5001, 1, '{"user":"Ada"}']) })
+  room.handle(b, { kind: 'awareness', update: said([5002, 1, '{"user":"Bo"}']) })
+  await room.flush()
+  for (const p of [a, b, c]) p.clear()
+
+  // Both renew, in different turns: nothing goes out with the turn, then one frame with both.
+  const started = Date.now()
+  room.handle(a, { kind: 'awareness', update: said([5001, 2, '{"user":"Ada"}']) })
+  await room.flush()
+  room.handle(b, { kind: 'awareness', update: said([5002, 2, '{"user":"Bo"}']) })
+  await room.flush()
+  assert.deepEqual(c.of('awareness'), [], 'a renewal went out with its turn')
+  await waitFor(() => c.of('awareness').length > 0, { message: 'the renewals never went out', timeoutMs: 5000 })
+  assert.ok(Date.now() - started >= renewalDelayMs - 20, `sent after ${Date.now() - started} ms, before the delay`)
+  for (const p of [a, b, c]) {
+    assert.equal(p.of('awareness').length, 1, 'one frame for both renewals')
+    // The renewing peers too: one frame for all, and a stock client ignores a clock it has.
+    assert.deepEqual(entries(p.of('awareness')[0]!), [[5001, 2, '{"user":"Ada"}'], [5002, 2, '{"user":"Bo"}']])
+  }
+  assert.equal(room.presence.clock(5001), 2, 'the renewal was not applied at once')
+
+  // b renews, then changes before the renewal went out: the change goes with its turn, and the
+  // held renewal does not follow it. a renews and leaves: its removal goes at once, and nothing of
+  // it later. 5003 (on c) renews after them: its frame, when it comes, is the only one left.
+  for (const p of [a, b, c]) p.clear()
+  room.handle(c, { kind: 'awareness', update: said([5003, 1, '{"user":"Cy"}']) })
+  await room.flush()
+  room.handle(b, { kind: 'awareness', update: said([5002, 3, '{"user":"Bo"}']) })
+  room.handle(a, { kind: 'awareness', update: said([5001, 3, '{"user":"Ada"}']) })
+  await room.flush()
+  room.handle(b, { kind: 'awareness', update: said([5002, 4, '{"user":"Bo","cursor":1}']) })
+  room.leave(a)
+  await room.flush()
+  assert.deepEqual(c.of('awareness').map(entries), [[[5002, 4, '{"user":"Bo","cursor":1}'], [5001, 3, 'null']]], 'c: b’s change and a’s removal, with their turn')
+  c.clear()
+  room.handle(c, { kind: 'awareness', update: said([5003, 2, '{"user":"Cy"}']) })
+  const renewalFrames = () => b.of('awareness').filter((f) => entries(f).some(([id, clock]) => id === 5003 && clock === 2))
+  await waitFor(() => renewalFrames().length > 0, { message: 'c’s renewal never went out', timeoutMs: 5000 })
+  assert.equal(renewalFrames().length, 1)
+  assert.deepEqual(entries(renewalFrames()[0]!), [[5003, 2, '{"user":"Cy"}']], 'the renewal frame carried a or b too')
+  assert.deepEqual(c.of('awareness').map(entries).flat().map(([id]) => id), [5003], 'c heard of a or b again')
 })
 
 test('5b. a cursor sent right after a keystroke never overtakes it; with the store failing, presence still flows', async (t) => {
