@@ -29,6 +29,13 @@ export interface Params {
   readonly replay: { readonly updates: number; readonly inFlightBytes: number; readonly storedWaitMs: number }
   readonly storm: { readonly rooms: number; readonly perRoom: number; readonly edits: number }
   readonly memory: { readonly idle: number; readonly docs: number; readonly docUpdates: number }
+  /**
+   * `clients` idle in one room, shared by `loadProcesses` load processes, joining one at a time
+   * over `spreadMs` (one renewal period, so that their renewals spread as a room's do); `windowMs`:
+   * how long what they receive is counted. Stock clients renew their awareness every 15-18 s, so
+   * 35 s covers about two renewals of each (20 s, in --quick, one).
+   */
+  readonly presence: { readonly clients: number; readonly spreadMs: number; readonly windowMs: number; readonly loadProcesses: number }
 }
 
 export const FULL: Params = {
@@ -38,6 +45,7 @@ export const FULL: Params = {
   replay: { updates: 259_778, inFlightBytes: 128 * 1024, storedWaitMs: 5_000 },
   storm: { rooms: 100, perRoom: 10, edits: 100 },
   memory: { idle: 1000, docs: 50, docUpdates: 5000 },
+  presence: { clients: 500, spreadMs: 16_500, windowMs: 35_000, loadProcesses: 2 },
 }
 
 export const QUICK: Params = {
@@ -47,6 +55,7 @@ export const QUICK: Params = {
   replay: { updates: 20_000, inFlightBytes: 128 * 1024, storedWaitMs: 5_000 },
   storm: { rooms: 30, perRoom: 10, edits: 50 },
   memory: { idle: 200, docs: 10, docUpdates: 5000 },
+  presence: { clients: 200, spreadMs: 16_500, windowMs: 20_000, loadProcesses: 2 },
 }
 
 /** `--wait-stored`: every server finishes storing the replay before its cold open. */

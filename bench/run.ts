@@ -2,9 +2,10 @@
  * `npm run bench [-- --quick] [--only fanout,replay] [--servers tandem,ywebsocket] [--reps N] [--baseline REV] [--wait-stored]`
  *
  * Runs every scenario against every server, each server in its own process with its own temp
- * data dir, driven by a separate load process. Servers are interleaved within each repetition
- * (and their order rotates between repetitions), so a slow minute of the machine does not land
- * on one server. Writes bench/results/<timestamp>.json, .md and the latency chart.
+ * data dir, driven by a separate load process. The opt-in scenarios (presence) run only when
+ * --only names them. Servers are interleaved within each repetition (and their order rotates
+ * between repetitions), so a slow minute of the machine does not land on one server. Writes
+ * bench/results/<timestamp>.json, .md and the latency chart.
  */
 import fs from 'node:fs'
 import os from 'node:os'
@@ -44,7 +45,8 @@ for (const s of servers) if (!SERVER_NAMES.includes(s)) usage(`unknown server ${
 if (values.baseline !== undefined && !servers.includes('tandem-base')) servers.splice(servers.indexOf('tandem') + 1, 0, 'tandem-base')
 if (servers.includes('tandem-base') && values.baseline === undefined) usage('tandem-base is Tandem at another commit: name it with --baseline REV')
 const only = values.only?.split(',')
-const scenarios = SCENARIOS.filter((s) => !only || only.includes(s.name))
+// The opt-in scenarios run only when named.
+const scenarios = SCENARIOS.filter((s) => (only ? only.includes(s.name) : !s.optIn))
 if (only) for (const name of only) if (!SCENARIOS.some((s) => s.name === name)) usage(`unknown scenario ${name}; one of ${SCENARIOS.map((s) => s.name).join(', ')}`)
 // Refused before anything runs, rather than a column of failures at the end of a long run.
 const clusterServers = servers.filter((s) => SERVERS[s].cluster)

@@ -386,6 +386,89 @@ export class Load {
     this.typists = []
     this.readers = []
     this.lastTexts = new Map()
+    this.idle = []
+  }
+
+  // ---- 7. Presence (opt-in): an idle room -----------------------------------------------------
+  //
+  // Nobody types: all that moves is each provider renewing its unchanged awareness state, which
+  // y-protocols does once the state is 15 s old (it checks every 3 s), while it drops another
+  // client's state that has gone 30 s without one. What the clients receive in a timed window is
+  // what the server relays for them.
+
+  private idle: BenchClient[] = []
+  private presence: { counts: PresenceCounts; drops: number; cpu: NodeJS.CpuUsage; t0: number; detach: () => void } | null = null
+
+  /**
+   * This process's `clients` of the `total` in `room`, each with a user in its awareness as an
+   * editor has, joining one at a time over `spreadMs`: slot `slot` of `slots` processes takes
+   * every `slots`-th moment. A client renews its state at a 3 s tick of its own, once the state
+   * is 15 s old, so clients made together renew together, and a server that merges what comes in
+   * one turn (Hocuspocus does) would merge a batch's renewals as no room of people who came in
+   * one by one lets it. Returns once every client holds every client's state: the joins are over.
+   */
+  async presenceOpen(a: Target & { room: string; clients: number; total: number; slot: number; slots: number; spreadMs: number; timeoutMs: number }): Promise<{ ms: number }> {
+    const started = performance.now()
+    const deadline = started + a.spreadMs + a.timeoutMs
+    const every = a.spreadMs / a.total
+    const opened: BenchClient[] = []
+    for (let j = 0; j < a.clients; j++) {
+      const wait = started + (j * a.slots + a.slot) * every - performance.now()
+      if (wait > 1) await sleep(wait)
+      const client = createClient(a.kind, a.urls[0]!, a.room, { user: { name: `user-${a.slot}-${j}`, color: '#30bced' } })
+      opened.push(client)
+      this.clients.push(client)
+    }
+    this.idle.push(...opened)
+    await withTimeout(Promise.all(opened.map((c) => c.whenSynced())), Math.max(1, deadline - performance.now()), `opening ${a.clients} clients`)
+    const everyone = await waitFor(() => opened.every((c) => c.awareness.getStates().size === a.total), Math.max(1, deadline - performance.now()), 50)
+    if (!everyone) throw new Error(`not every client heard of all ${a.total} within ${((deadline - started) / 1000).toFixed(0)} s`)
+    return { ms: performance.now() - started }
+  }
+
+  /** Starts the window: from now on every idle client counts what its awareness receives. */
+  presenceWatch(): void {
+    const counts: PresenceCounts = { messages: 0, entries: 0, changes: 0, timedOut: 0, renewals: 0 }
+    const detach: Array<() => void> = []
+    for (const c of this.idle) {
+      const onUpdate = ({ added, updated, removed }: AwarenessChanges, origin: unknown) => {
+        // 'local': the client's own renewal; 'timeout': its own check dropping a state that was
+        // not renewed in 30 s. Any other origin is the provider applying a frame from the server,
+        // and an 'update' event comes once per frame that changed something.
+        if (origin === 'local') counts.renewals++
+        else if (origin === 'timeout') counts.timedOut += removed.length
+        else {
+          counts.messages++
+          counts.entries += added.length + updated.length + removed.length
+        }
+      }
+      // 'change' leaves out pure renewals: in an idle room it should stay at 0.
+      const onChange = (_: AwarenessChanges, origin: unknown) => {
+        if (origin !== 'local' && origin !== 'timeout') counts.changes++
+      }
+      c.awareness.on('update', onUpdate)
+      c.awareness.on('change', onChange)
+      detach.push(() => {
+        c.awareness.off('update', onUpdate)
+        c.awareness.off('change', onChange)
+      })
+    }
+    this.presence = { counts, drops: this.presenceDrops(), cpu: process.cpuUsage(), t0: performance.now(), detach: () => detach.forEach((off) => off()) }
+  }
+
+  /** Ends the window: what the idle clients received, and this process's CPU over it. */
+  async presenceWatchEnd(): Promise<PresenceResult> {
+    const { counts, drops, cpu, t0, detach } = this.presence!
+    const ms = performance.now() - t0
+    const used = process.cpuUsage(cpu)
+    detach()
+    this.presence = null
+    return { ...counts, clients: this.idle.length, ms, drops: this.presenceDrops() - drops, clientCpuMs: (used.user + used.system) / 1000 }
+  }
+
+  /** Connections the idle clients have lost so far: a drop in the window also removes states. */
+  private presenceDrops(): number {
+    return this.idle.reduce((sum, c) => sum + c.drops, 0)
   }
 }
 
@@ -454,6 +537,36 @@ export interface OpenResult {
   readonly length: number
   /** When the client's text last changed (ms from the start): for a partial restore, how long it took. */
   readonly lastChangeMs: number
+}
+
+/** What y-protocols' Awareness passes its 'update' and 'change' listeners: client ids. */
+interface AwarenessChanges {
+  readonly added: number[]
+  readonly updated: number[]
+  readonly removed: number[]
+}
+
+/** What the idle clients of one load process counted in a presence window. */
+export interface PresenceCounts {
+  /** Awareness frames from the server that changed something at the client (renewed a state, at least). */
+  messages: number
+  /** Client states those frames carried that the client applied. */
+  entries: number
+  /** Frames that changed a state's content, not only renewed it. */
+  changes: number
+  /** Other clients' states a client dropped because no renewal came within 30 s. */
+  timedOut: number
+  /** Renewals (or other changes) of their own state that the clients made. */
+  renewals: number
+}
+
+export interface PresenceResult extends PresenceCounts {
+  readonly clients: number
+  /** The window as this process measured it. */
+  readonly ms: number
+  /** Connections lost in the window. */
+  readonly drops: number
+  readonly clientCpuMs: number
 }
 
 export interface StormResult {

@@ -5,7 +5,7 @@
  */
 import { ARRIVAL, lastClock, typeResult } from '../load/roles.js'
 import { waitIdle } from '../metrics.js'
-import { clusterRows, lag, recordCluster, serverNow, servicesInterval, target, withServer } from './harness.js'
+import { clusterRows, lag, recordCluster, serverNow, servicesInterval, share, target, withServer } from './harness.js'
 import type { Scenario } from './types.js'
 
 export const fanout: Scenario = {
@@ -94,9 +94,4 @@ export const fanout: Scenario = {
       }
     }, { loadProcesses: 1 + readerProcesses })
   },
-}
-
-/** Reader i's share of `readers` over `processes`: equal, the first ones taking what is left over. */
-function share(readers: number, processes: number, i: number): number {
-  return Math.floor(readers / processes) + (i < readers % processes ? 1 : 0)
 }

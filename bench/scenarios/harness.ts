@@ -44,6 +44,11 @@ export function target(server: ServerUnderTest): Target {
   return { kind: server.def.client, urls: server.urls }
 }
 
+/** Process i's share of `clients` over `processes`: equal, the first ones taking what is left over. */
+export function share(clients: number, processes: number, i: number): number {
+  return Math.floor(clients / processes) + (i < clients % processes ? 1 : 0)
+}
+
 /**
  * Resident memory now, and CPU ms so far, of the server: summed over its instances when it has
  * several (a cluster's cost is that of all its processes).
