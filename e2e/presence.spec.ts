@@ -3,7 +3,7 @@
  * online list, renames, and presence ending when a person leaves.
  */
 import type { Page } from '@playwright/test'
-import { caretTo, expect, rename, test } from './fixtures.js'
+import { caretTo, docText, expect, rename, test } from './fixtures.js'
 
 /** The name label of a remote caret with this name, on `page`. */
 const caretLabel = (page: Page, name: string) => page.locator('.cm-ySelectionCaret .cm-ySelectionInfo', { hasText: name })
@@ -69,4 +69,69 @@ test("a person leaving takes their caret and list entry with them", async ({ edi
   await expect(onlineUsers(pageA)).toHaveText(['Alice (you)'])
   // The text stays.
   await expect(pageA.locator('.cm-content')).toContainText('Bob, about to leave.')
+})
+
+test('a page sends the server its own presence only, never back what it hears of others', async ({ editors }) => {
+  const [pageA, pageB] = await editors.openMany('Alice', 'Bob')
+  await expect(onlineUsers(pageB)).toHaveText(['Bob (you)', 'Alice'])
+  // Records, from now on, the client ids of the presence states in each awareness message
+  // (y-websocket message type 1) that B's socket sends.
+  await pageB.evaluate(() => {
+    const ws = window.tandem!.provider.ws!
+    const send = ws.send.bind(ws)
+    const sent: number[][] = []
+    ;(window as unknown as { awarenessSent: number[][] }).awarenessSent = sent
+    ws.send = (data) => {
+      const bytes = new Uint8Array(data as ArrayBuffer)
+      let at = 0
+      const varUint = () => {
+        let n = 0
+        for (let shift = 1; ; shift *= 128) {
+          const byte = bytes[at++]!
+          n += (byte & 127) * shift
+          if (byte < 128) return n
+        }
+      }
+      // type • length of the update • count • count x (client • clock • JSON's length • JSON)
+      if (varUint() === 1) {
+        varUint()
+        const ids: number[] = []
+        for (let i = varUint(); i > 0; i--) {
+          ids.push(varUint())
+          varUint()
+          at += varUint()
+        }
+        sent.push(ids)
+      }
+      send(data)
+    }
+  })
+  const sentByB = () => pageB.evaluate(() => (window as unknown as { awarenessSent: number[][] }).awarenessSent)
+  const bId = await pageB.evaluate(() => window.tandem!.awareness.clientID)
+
+  // A types, then moves its caret back: presence changes B hears of (and, while A types at the
+  // end, the same cursor again, which the server holds and sends on within 2 s).
+  await caretTo(pageA, 'start')
+  await pageA.keyboard.type('Alice moves her caret.')
+  for (let i = 0; i < 5; i++) await pageA.keyboard.press('ArrowLeft')
+  await expect(caretLabel(pageB, 'Alice')).toBeVisible()
+  await expect.poll(() => docText(pageB)).toBe('Alice moves her caret.')
+  const aliceClock = await pageA.evaluate(() => window.tandem!.awareness.meta.get(window.tandem!.awareness.clientID)!.clock)
+  expect(aliceClock, 'A’s presence changed').toBeGreaterThan(5)
+  // B has heard all of it once it holds A's latest clock.
+  await expect
+    .poll(() => pageB.evaluate(() => {
+      const { awareness } = window.tandem!
+      const alice = [...awareness.getStates().keys()].find((id) => id !== awareness.clientID)
+      return alice === undefined ? 0 : awareness.meta.get(alice)!.clock
+    }), { message: 'B never heard A’s latest presence' })
+    .toBe(aliceClock)
+  // B may send its own state (A's typing moves B's caret along), never anyone else's.
+  expect((await sentByB()).flat().filter((id) => id !== bId), 'B sent A’s presence back to the server').toEqual([])
+
+  // B's own moves still go out (and the counter sees them).
+  await caretTo(pageB, 'end')
+  await pageB.keyboard.type(' Bob too.')
+  await expect(caretLabel(pageA, 'Bob')).toBeVisible()
+  expect((await sentByB()).flat(), 'B’s own presence did not go out').toContain(bId)
 })

@@ -42,7 +42,34 @@ export function openCollab(name: string, token: string | null): Collab {
   })
   provider.messageHandlers[messageAuth] = (_encoder, decoder) =>
     authProtocol.readAuthMessage(decoder, doc, (_doc, reason) => console.warn(`Permission denied to ${name}: ${reason}`))
+  sendOwnPresenceOnly(provider)
   // Tracks only this person's edits: remote and IndexedDB updates carry other origins.
   const undoManager = new Y.UndoManager(text)
   return { name, doc, text, provider, awareness: provider.awareness, persistence, undoManager }
+}
+
+/** What y-protocols' Awareness tells its 'update' listeners: the client ids that changed. */
+interface AwarenessChanges {
+  readonly added: number[]
+  readonly updated: number[]
+  readonly removed: number[]
+}
+
+/**
+ * y-websocket's provider sends the server every awareness change it applies, other people's
+ * included: its handler ignores where a change came from. So every reader sent back each cursor
+ * move and each presence renewal it heard of, unchanged: in a room of N people, N-1 copies of
+ * every one, which the server decodes and drops (it has them already), and a copy of anyone this
+ * tab had timed out as a removal. Only changes to this tab's own state go out now: its moves and
+ * renames, its leaving, and its answer when someone else's message removed it.
+ */
+function sendOwnPresenceOnly(provider: WebsocketProvider): void {
+  const awareness = provider.awareness
+  type Handler = (changes: AwarenessChanges, origin: unknown) => void
+  const send = (provider as unknown as { _awarenessUpdateHandler: Handler })._awarenessUpdateHandler
+  awareness.off('update', send)
+  awareness.on('update', ({ added, updated, removed }: AwarenessChanges, origin: unknown) => {
+    const own = awareness.clientID
+    if (added.includes(own) || updated.includes(own) || removed.includes(own)) send({ added: [], updated: [own], removed: [] }, origin)
+  })
 }
