@@ -49,7 +49,11 @@ export class Typist {
     this.sent.push(clock())
     text.insert(index, ch)
     this.ends.push(Y.getState(doc.store, this.clientId))
-    this.cursor = Y.createRelativePositionFromTypeIndex(text, index + 1)
+    // Just after the character typed, tied to it (assoc -1), so that the state is new at every
+    // keystroke. Tied to what follows (the default), a caret at the end of the text is the same
+    // position ("the end") whatever was typed, and a server that holds a state sent again
+    // unchanged as a renewal (Tandem does, for up to 2 s) would relay none of these moves.
+    this.cursor = Y.createRelativePositionFromTypeIndex(text, index + 1, -1)
     const pos = Y.relativePositionToJSON(this.cursor)
     awareness.setLocalStateField('cursor', { anchor: pos, head: pos })
   }
