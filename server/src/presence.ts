@@ -152,7 +152,7 @@ export class Presence {
         ;(added ??= []).push(client)
         continue
       }
-      // A client is a renewal when every entry of its in this update is: one that also changed
+      // A renewal only if all of the client's entries in this update are: one that also changed
       // (the same client twice in one update, which stock clients never send) goes out as a change.
       const again = (updated !== null && updated.includes(client)) || (added !== null && added.includes(client))
       if (had && !removal && seen.json === json) {
