@@ -162,6 +162,50 @@ test('6. awareness: B sees A’s state, and its removal promptly when A’s sock
   t.diagnostic(`presence removed ${Math.round(performance.now() - cut)} ms after the socket was cut`)
 })
 
+test('6b. renewals (the same state again) reach a stock client after the hold, together; a change comes with its turn', async (t) => {
+  const cleanup = new Cleanup(t)
+  const server = await startServer(cleanup)
+  const b = await stockClient(cleanup, server.wsUrl, 'renewals')
+  const heard: Array<{ updated: number[]; at: number }> = []
+  b.provider.awareness.on('update', ({ updated }: { updated: number[] }, origin: unknown) => {
+    if (origin !== 'local') heard.push({ updated, at: performance.now() })
+  })
+  const member = async (id: number, name: string) => {
+    const socket = await RawClient.connect(cleanup, `${server.wsUrl}/renewals`)
+    await socket.waitFrame('sync-step1')
+    const doc = new Y.Doc()
+    doc.clientID = id
+    const awareness = new awarenessProtocol.Awareness(doc)
+    cleanup.add(() => awareness.destroy())
+    const say = (state: Record<string, unknown>) => {
+      awareness.setLocalState(state)
+      socket.send(encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(awareness, [id])))
+    }
+    say({ user: { name } })
+    return say
+  }
+  const ada = await member(4242, 'Ada')
+  const cy = await member(4343, 'Cy')
+  const clockOf = (id: number) => b.provider.awareness.meta.get(id)?.clock ?? 0
+  await waitFor(() => clockOf(4242) === 1 && clockOf(4343) === 1, { message: 'b never saw both states' })
+
+  // Both renew, as a stock client does every 15 s: the same state, the next clock.
+  const renewed = performance.now()
+  ada({ user: { name: 'Ada' } })
+  cy({ user: { name: 'Cy' } })
+  await waitFor(() => clockOf(4242) === 2 && clockOf(4343) === 2, { message: 'b never heard the renewals' })
+  const arrival = heard.find((h) => h.updated.includes(4242) && h.at >= renewed)!
+  assert.ok(arrival.updated.includes(4343), `the two renewals came apart (${JSON.stringify(heard.filter((h) => h.at >= renewed))})`)
+  assert.ok(arrival.at - renewed >= 1500, `the renewals came ${Math.round(arrival.at - renewed)} ms after they were sent, before the hold`)
+
+  // A change goes with its turn, well before a hold would have ended.
+  const changed = performance.now()
+  ada({ user: { name: 'Ada' }, cursor: 1 })
+  await waitFor(() => clockOf(4242) === 3, { message: 'b never heard the change' })
+  assert.deepEqual(b.provider.awareness.getStates().get(4242), { user: { name: 'Ada' }, cursor: 1 })
+  t.diagnostic(`renewals after ${Math.round(arrival.at - renewed)} ms, the change after ${Math.round(performance.now() - changed)} ms`)
+})
+
 test('7. saved: a client that asks learns what it sent is stored; others never get type 100', async (t) => {
   const cleanup = new Cleanup(t)
   const server = await startServer(cleanup)
