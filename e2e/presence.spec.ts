@@ -3,7 +3,22 @@
  * online list, renames, and presence ending when a person leaves.
  */
 import type { Page } from '@playwright/test'
+import * as decoding from 'lib0/decoding'
 import { caretTo, docText, expect, rename, test } from './fixtures.js'
+
+/** The client ids whose states an awareness message carries: type • update (count • count × (client • clock • JSON)). */
+function statesIn(message: Uint8Array): number[] {
+  const outer = decoding.createDecoder(message)
+  decoding.readVarUint(outer)
+  const update = decoding.createDecoder(decoding.readVarUint8Array(outer))
+  const ids: number[] = []
+  for (let n = decoding.readVarUint(update); n > 0; n--) {
+    ids.push(decoding.readVarUint(update))
+    decoding.readVarUint(update)
+    decoding.readVarString(update)
+  }
+  return ids
+}
 
 /** The name label of a remote caret with this name, on `page`. */
 const caretLabel = (page: Page, name: string) => page.locator('.cm-ySelectionCaret .cm-ySelectionInfo', { hasText: name })
@@ -74,8 +89,8 @@ test("a person leaving takes their caret and list entry with them", async ({ edi
 test('a page sends the server its own presence only, never back what it hears of others', async ({ editors }) => {
   const [pageA, pageB] = await editors.openMany('Alice', 'Bob')
   await expect(onlineUsers(pageB)).toHaveText(['Bob (you)', 'Alice'])
-  // Records, from now on, the client ids of the presence states in each awareness message
-  // (y-websocket message type 1) that B's socket sends.
+  // Records, from now on, every awareness message (y-websocket message type 1) that B's socket
+  // sends; they are read here, with lib0, for the client ids of the states they carry.
   await pageB.evaluate(() => {
     const ws = window.tandem!.provider.ws!
     const send = ws.send.bind(ws)
@@ -83,30 +98,14 @@ test('a page sends the server its own presence only, never back what it hears of
     ;(window as unknown as { awarenessSent: number[][] }).awarenessSent = sent
     ws.send = (data) => {
       const bytes = new Uint8Array(data as ArrayBuffer)
-      let at = 0
-      const varUint = () => {
-        let n = 0
-        for (let shift = 1; ; shift *= 128) {
-          const byte = bytes[at++]!
-          n += (byte & 127) * shift
-          if (byte < 128) return n
-        }
-      }
-      // type • length of the update • count • count x (client • clock • JSON's length • JSON)
-      if (varUint() === 1) {
-        varUint()
-        const ids: number[] = []
-        for (let i = varUint(); i > 0; i--) {
-          ids.push(varUint())
-          varUint()
-          at += varUint()
-        }
-        sent.push(ids)
-      }
+      if (bytes[0] === 1) sent.push(Array.from(bytes))
       send(data)
     }
   })
-  const sentByB = () => pageB.evaluate(() => (window as unknown as { awarenessSent: number[][] }).awarenessSent)
+  const sentByB = async () => {
+    const messages = await pageB.evaluate(() => (window as unknown as { awarenessSent: number[][] }).awarenessSent)
+    return messages.map((bytes) => statesIn(Uint8Array.from(bytes)))
+  }
   const bId = await pageB.evaluate(() => window.tandem!.awareness.clientID)
 
   // A types, then moves its caret back: presence changes B hears of (and, while A types at the

@@ -930,9 +930,12 @@ export class Room {
     if (renewals === null || this.isDestroyed) return
     // Each is still present with the state it renewed: a change or removal since went out as
     // it came and took the id out of `renewals` (presenceChanged).
-    const ids = [...renewals.keys()]
+    const ids: number[] = []
     let local: number[] | null = null
-    for (const [id, origin] of renewals) if (origin !== REMOTE) (local ??= []).push(id)
+    for (const [id, origin] of renewals) {
+      ids.push(id)
+      if (origin !== REMOTE) (local ??= []).push(id)
+    }
     // One frame for every peer, its own renewal included: a client ignores a state of its own
     // whose clock it already has, and one frame shared by all is the cheapest to send.
     this.relayPresence(ids, RENEWAL, null)
