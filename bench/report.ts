@@ -1,7 +1,8 @@
 /**
  * Results: bench/results/<timestamp>.json (every run, every metric, and the medians),
- * <timestamp>.md (a table per scenario, servers side by side, ratios to Tandem, or to the first
- * server listed when Tandem is not among them) and
+ * <timestamp>.md (Tandem's standing against the better peer, row by row, then a table per
+ * scenario, servers side by side, ratios to Tandem, or to the first server listed when Tandem is
+ * not among them) and
  * <timestamp>-latency.svg (fan-out latency against readers).
  */
 import fs from 'node:fs'
@@ -98,6 +99,8 @@ export function markdown(results: Results, m: Medians, chart: string | null): st
     lines.push(`- Load average (1 min) after each run: ${Math.min(...loads).toFixed(1)} to ${Math.max(...loads).toFixed(1)} (about 2 is the harness alone on 2 cores; more means other work shared the machine)`)
   }
   lines.push('')
+  const standings = standing(results)
+  if (standings.length > 0) lines.push(...standingSection(standings, results.params.reps), '')
   for (const name of results.scenarios) {
     const scenario = SCENARIOS.find((s) => s.name === name)!
     lines.push(`### ${scenario.title}`, '', scenario.describe(results.params), '')
@@ -169,4 +172,104 @@ function ratio(base: number | undefined, peer: number | undefined, row: Row): st
   if (base < 0 || peer < 0) return 'n/a (below 0)'
   const r = row.better === 'lower' ? peer / base : base / peer
   return `${r >= 10 ? r.toFixed(0) : r.toFixed(r >= 1 ? 1 : 2)}×`
+}
+
+/** The servers Tandem is measured against: not Tandem itself at another commit or on another store. */
+const PEERS: readonly ServerName[] = ['ywebsocket', 'hocuspocus']
+
+/** One row's repetitions for one server. */
+interface Spread {
+  readonly median: number
+  readonly min: number
+  readonly max: number
+}
+
+export type Verdict = 'first' | 'first within the spread' | 'level' | 'behind within the spread' | 'behind'
+
+export interface Standing {
+  readonly scenario: string
+  readonly row: Row
+  readonly tandem: Spread
+  /** The peer with the better median on this row. */
+  readonly peer: ServerName
+  readonly best: Spread
+  readonly verdict: Verdict
+}
+
+/**
+ * Tandem against the better of the peers, row by row. A median alone says which side a row
+ * fell on in this run; whether the repetitions overlap says whether the next run may put it on
+ * the other: a row is "first" (or "behind") only when Tandem's worst repetition beats the
+ * peer's best (or its best loses to the peer's worst), and "within the spread" otherwise.
+ * Rows with a count (keystrokes lost) are left out when every server has the same.
+ */
+export function standing(results: Results): Standing[] {
+  if (!results.servers.includes('tandem')) return []
+  const peers = PEERS.filter((p) => results.servers.includes(p))
+  if (peers.length === 0) return []
+  const out: Standing[] = []
+  for (const name of results.scenarios) {
+    const scenario = SCENARIOS.find((s) => s.name === name)
+    if (!scenario) continue
+    for (const row of scenario.rows(results.params)) {
+      const tandem = spread(results, name, 'tandem', row.key)
+      if (!tandem) continue
+      const lower = row.better === 'lower'
+      const measured = peers
+        .map((peer) => ({ peer, best: spread(results, name, peer, row.key) }))
+        .filter((p): p is { peer: ServerName; best: Spread } => p.best !== null)
+      if (measured.length === 0) continue
+      const { peer, best } = measured.reduce((a, b) => ((lower ? b.best.median < a.best.median : b.best.median > a.best.median) ? b : a))
+      if (row.unit === 'count' && tandem.median === best.median) continue
+      // A difference of two readings below zero is under the noise (see ratio()).
+      if (tandem.median < 0 || best.median < 0) continue
+      out.push({ scenario: name, row, tandem, peer, best, verdict: verdict(tandem, best, lower) })
+    }
+  }
+  return out
+}
+
+function spread(results: Results, scenario: string, server: ServerName, key: string): Spread | null {
+  const values = results.records
+    .filter((r) => r.scenario === scenario && r.server === server)
+    .map((r) => r.metrics[key])
+    .filter((v): v is number => v !== undefined && Number.isFinite(v))
+  if (values.length === 0) return null
+  return { median: median(values), min: Math.min(...values), max: Math.max(...values) }
+}
+
+function verdict(tandem: Spread, peer: Spread, lower: boolean): Verdict {
+  if (tandem.median === peer.median) return 'level'
+  const ahead = lower ? tandem.median < peer.median : tandem.median > peer.median
+  // Tandem's worst repetition against the peer's best, and the other way round.
+  const clearlyAhead = lower ? tandem.max < peer.min : tandem.min > peer.max
+  const clearlyBehind = lower ? tandem.min > peer.max : tandem.max < peer.min
+  if (ahead) return clearlyAhead ? 'first' : 'first within the spread'
+  return clearlyBehind ? 'behind' : 'behind within the spread'
+}
+
+function standingSection(standings: readonly Standing[], reps: number): string[] {
+  const count = (v: Verdict) => standings.filter((s) => s.verdict === v).length
+  const first = count('first') + count('first within the spread')
+  const lines = [
+    '### Standing against the better peer',
+    '',
+    reps > 1
+      ? `Tandem first on ${first} of ${standings.length} rows; on ${count('first')} of them its worst repetition beat the ` +
+        "better peer's best. A row within the spread may fall on the other side in the next run."
+      : `Tandem first on ${first} of ${standings.length} rows (one repetition: no spread to judge a margin by).`,
+    '',
+  ]
+  const notClear = standings.filter((s) => s.verdict !== 'first')
+  if (notClear.length === 0) return lines.slice(0, -1)
+  lines.push('| row | Tandem (range) | better peer (range) | ratio | verdict |', '| --- | --- | --- | --- | --- |')
+  for (const s of notClear) {
+    const { unit } = s.row
+    // "2.58-2.64 ms": the unit once, after the range.
+    const range = (x: Spread) => `${format(x.median, unit)} (${format(x.min, unit).split(' ')[0]}-${format(x.max, unit)})`
+    lines.push(
+      `| ${s.scenario}: ${s.row.label} | ${range(s.tandem)} | ${SERVERS[s.peer].short}: ${range(s.best)} | ${ratio(s.tandem.median, s.best.median, s.row)} | ${s.verdict} |`,
+    )
+  }
+  return lines
 }
