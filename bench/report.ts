@@ -265,8 +265,9 @@ function standingSection(standings: readonly Standing[], reps: number): string[]
   lines.push('| row | Tandem (range) | better peer (range) | ratio | verdict |', '| --- | --- | --- | --- | --- |')
   for (const s of notClear) {
     const { unit } = s.row
-    // "2.58-2.64 ms": the unit once, after the range.
-    const range = (x: Spread) => `${format(x.median, unit)} (${format(x.min, unit).split(' ')[0]}-${format(x.max, unit)})`
+    // "2.58-2.64 ms": the unit once, after the range; none for a single repetition.
+    const range = (x: Spread) =>
+      x.min === x.max ? format(x.median, unit) : `${format(x.median, unit)} (${format(x.min, unit).split(' ')[0]}-${format(x.max, unit)})`
     lines.push(
       `| ${s.scenario}: ${s.row.label} | ${range(s.tandem)} | ${SERVERS[s.peer].short}: ${range(s.best)} | ${ratio(s.tandem.median, s.best.median, s.row)} | ${s.verdict} |`,
     )
