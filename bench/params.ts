@@ -36,6 +36,12 @@ export interface Params {
    * 35 s covers about two renewals of each (20 s, in --quick, one).
    */
   readonly presence: { readonly clients: number; readonly spreadMs: number; readonly windowMs: number; readonly loadProcesses: number }
+  /**
+   * Whether y-websocket's clients send back every awareness state they apply, other people's
+   * included, as its provider does (`--echo`). Off, they drop that echo, so that every server
+   * receives what Hocuspocus's provider, which sends only its own state, sends.
+   */
+  readonly echo: boolean
 }
 
 export const FULL: Params = {
@@ -46,6 +52,7 @@ export const FULL: Params = {
   storm: { rooms: 100, perRoom: 10, edits: 100 },
   memory: { idle: 1000, docs: 50, docUpdates: 5000 },
   presence: { clients: 500, spreadMs: 16_500, windowMs: 35_000, loadProcesses: 2 },
+  echo: false,
 }
 
 export const QUICK: Params = {
@@ -56,6 +63,7 @@ export const QUICK: Params = {
   storm: { rooms: 30, perRoom: 10, edits: 50 },
   memory: { idle: 200, docs: 10, docUpdates: 5000 },
   presence: { clients: 200, spreadMs: 16_500, windowMs: 20_000, loadProcesses: 2 },
+  echo: false,
 }
 
 /** `--wait-stored`: every server finishes storing the replay before its cold open. */

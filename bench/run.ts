@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [--only fanout,replay] [--servers tandem,ywebsocket] [--reps N] [--baseline REV] [--wait-stored]`
+ * `npm run bench [-- --quick] [--only fanout,replay] [--servers tandem,ywebsocket] [--reps N] [--baseline REV] [--wait-stored] [--echo]`
  *
  * Runs every scenario against every server, each server in its own process with its own temp
  * data dir, driven by a separate load process. The opt-in scenarios (presence) run only when
@@ -30,6 +30,7 @@ const { values } = parseArgs({
     reps: { type: 'string' },
     baseline: { type: 'string' },
     'wait-stored': { type: 'boolean', default: false },
+    echo: { type: 'boolean', default: false },
   },
 })
 
@@ -38,6 +39,7 @@ const params: Params = {
   ...base,
   reps: values.reps ? Number(values.reps) : base.reps,
   replay: values['wait-stored'] ? { ...base.replay, storedWaitMs: STORED_WAIT_MS } : base.replay,
+  echo: values.echo,
 }
 const servers = (values.servers?.split(',') ?? [...DEFAULT_SERVERS]) as ServerName[]
 for (const s of servers) if (!SERVER_NAMES.includes(s)) usage(`unknown server ${s}; one of ${SERVER_NAMES.join(', ')}`)

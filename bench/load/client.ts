@@ -47,6 +47,8 @@ export interface ClientOptions {
   readonly instance?: number
   /** Read the socket as bytes arrive and decode later (arrival.ts), for a reader's latency. */
   readonly stamped?: boolean
+  /** Send back every awareness state applied, as y-websocket's provider does (Params.echo). */
+  readonly echo?: boolean
 }
 
 /** The socket class a provider opens, and how to read its arrival stamp. */
@@ -83,13 +85,16 @@ function yWebsocketClient(url: string, room: string, options: ClientOptions): Be
   })
   // WebsocketProvider re-sends every awareness change it applies, other users' included (its
   // handler ignores the origin); @hocuspocus/provider sends only its own. So that every server
-  // receives the same traffic, the echo of what came from the server is dropped here.
-  const internal = provider as unknown as { _awarenessUpdateHandler: (changes: unknown, origin: unknown) => void }
-  const echoing = internal._awarenessUpdateHandler
-  provider.awareness.off('update', echoing)
-  provider.awareness.on('update', (changes: unknown, origin: unknown) => {
-    if (origin !== provider) echoing(changes, origin)
-  })
+  // receives the same traffic, the echo of what came from the server is dropped here, unless
+  // the run measures stock clients as they are (--echo).
+  if (!options.echo) {
+    const internal = provider as unknown as { _awarenessUpdateHandler: (changes: unknown, origin: unknown) => void }
+    const echoing = internal._awarenessUpdateHandler
+    provider.awareness.off('update', echoing)
+    provider.awareness.on('update', (changes: unknown, origin: unknown) => {
+      if (origin !== provider) echoing(changes, origin)
+    })
+  }
   if (options.user) provider.awareness.setLocalStateField('user', options.user)
   let drops = 0
   let wasConnected = false

@@ -15,11 +15,12 @@ export class LoadProcess {
   private readonly exited: Promise<void>
   private stderr = ''
 
-  constructor(lifetimeMs: number) {
+  /** `echo`: its y-websocket clients send back the states they apply (Params.echo). */
+  constructor(lifetimeMs: number, echo = false) {
     this.child = fork(LOAD_WORKER, [], {
       cwd: REPO,
       execArgv: [],
-      env: { ...process.env, BENCH_LOAD_LIFETIME_MS: String(lifetimeMs) },
+      env: { ...process.env, BENCH_LOAD_LIFETIME_MS: String(lifetimeMs), BENCH_LOAD_ECHO: echo ? '1' : '' },
       stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
     })
     this.child.stderr!.on('data', (chunk: Buffer) => {

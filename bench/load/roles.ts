@@ -25,10 +25,16 @@ type Placement = (slot: number) => number
 const roundRobin: Placement = (slot) => slot
 
 export class Load {
+  /** Whether this process's y-websocket clients send back the states they apply (Params.echo). */
+  private readonly echo: boolean
   private clients: BenchClient[] = []
   private typists: Typist[] = []
   private readers: Reader[] = []
   private lastTexts = new Map<BenchClient, number>()
+
+  constructor(options: { readonly echo: boolean }) {
+    this.echo = options.echo
+  }
 
   /**
    * Opens clients `batch` at a time, each batch synced before the next (or timeout). Client i
@@ -43,6 +49,7 @@ export class Load {
         const instance = place(i + j) % target.urls.length
         return createClient(target.kind, target.urls[instance]!, room, {
           instance,
+          echo: this.echo,
           stamped,
           ...(user ? { user: { name: `user-${i + j}`, color: '#30bced' } } : {}),
         })
@@ -261,7 +268,7 @@ export class Load {
   /** A new client opens `room`: time until it holds `expected` (its text, not just the sync event). */
   async openOnce(a: Target & { room: string; expected: string; timeoutMs: number }): Promise<OpenResult> {
     const t0 = performance.now()
-    const client = createClient(a.kind, a.urls[0]!, a.room)
+    const client = createClient(a.kind, a.urls[0]!, a.room, { echo: this.echo })
     this.clients.push(client)
     let syncedMs = NaN
     const synced = client.whenSynced().then(() => (syncedMs = performance.now() - t0))
@@ -416,7 +423,7 @@ export class Load {
     for (let j = 0; j < a.clients; j++) {
       const wait = started + (j * a.slots + a.slot) * every - performance.now()
       if (wait > 1) await sleep(wait)
-      const client = createClient(a.kind, a.urls[0]!, a.room, { user: { name: `user-${a.slot}-${j}`, color: '#30bced' } })
+      const client = createClient(a.kind, a.urls[0]!, a.room, { echo: this.echo, user: { name: `user-${a.slot}-${j}`, color: '#30bced' } })
       opened.push(client)
       this.clients.push(client)
     }

@@ -23,7 +23,7 @@ process.setMaxListeners(0)
 process.on('uncaughtException', (err) => process.stderr.write(`load process: uncaught ${err.stack ?? err}\n`))
 process.on('unhandledRejection', (err) => process.stderr.write(`load process: unhandled ${(err as Error)?.stack ?? err}\n`))
 
-const load = new Load()
+const load = new Load({ echo: process.env.BENCH_LOAD_ECHO === '1' })
 const steps = load as unknown as Record<string, (args: unknown) => Promise<unknown> | unknown>
 
 process.on('message', (raw: unknown) => {

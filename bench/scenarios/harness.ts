@@ -17,7 +17,7 @@ export async function withServer(
   options: { nodeFlags?: readonly string[]; loadProcesses?: number } = {},
 ): Promise<void> {
   const server = await ServerUnderTest.start(ctx.def, ctx.tmpRoot, options.nodeFlags ?? [])
-  const loads = Array.from({ length: options.loadProcesses ?? 1 }, () => new LoadProcess(lifetimeMs))
+  const loads = Array.from({ length: options.loadProcesses ?? 1 }, () => new LoadProcess(lifetimeMs, ctx.params.echo))
   ctx.onAbort(() => {
     for (const load of loads) load.kill()
     server.kill()
