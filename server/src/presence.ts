@@ -47,8 +47,14 @@ const monotonicMs = (): number => Math.floor(performance.now())
  * The entries of an awareness update (`varUint(n) • n × (varUint(client) • varUint(clock) •
  * varString(json))`), checked as a whole before anything is applied: a bad state after good ones
  * would otherwise leave those applied. Throws MALFORMED_MESSAGE.
+ *
+ * With `held`, the presence the update is for: a state that comes as the same text as the one
+ * held for its client was parsed when that came, and is not parsed again. That is every
+ * renewal, and every state a stock y-websocket client sends back: its provider re-sends each
+ * state it applies, other people's included, so in a room of N each cursor move comes back to
+ * the server N-1 times.
  */
-export function decodePresence(update: Uint8Array): PresenceEntry[] {
+export function decodePresence(update: Uint8Array, held?: Presence): PresenceEntry[] {
   const entries: PresenceEntry[] = []
   try {
     const decoder = decoding.createDecoder(update)
@@ -70,7 +76,8 @@ export function decodePresence(update: Uint8Array): PresenceEntry[] {
     }
     // Every receiver parses what it is relayed; one that cannot be parsed would break them all.
     let removal = entry.json === 'null'
-    if (!removal) {
+    // A held text is a state (never a removal) that was parsed when it came.
+    if (!removal && held?.state(entry.client) !== entry.json) {
       try {
         removal = JSON.parse(entry.json) === null
       } catch (err) {

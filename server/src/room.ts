@@ -343,7 +343,7 @@ export class Room {
         return
       }
       case 'awareness': {
-        const entries = decodePresence(message.update)
+        const entries = decodePresence(message.update, this.presence)
         if (this.options.limits) this.checkAwareness(peer, entries, this.options.limits)
         const change = this.presence.apply(entries)
         // One client's state, applied as it came (what a cursor move is), is relayed as it came.
@@ -644,7 +644,7 @@ export class Room {
     }
     let entries: PresenceEntry[]
     try {
-      entries = decodePresence(message.update)
+      entries = decodePresence(message.update, this.presence)
     } catch (err) {
       this.log.warn('dropping a malformed awareness update from another instance', { room: this.name, err })
       return

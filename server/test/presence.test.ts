@@ -60,7 +60,9 @@ test('1. seeded random: the same changes, states and clocks as y-protocols, and 
       })
       const update = said(...entries)
       awarenessProtocol.applyAwarenessUpdate(awareness, update, 'test')
-      change = presence.apply(decodePresence(update))
+      const decoded = decodePresence(update, presence)
+      assert.deepEqual(decoded, decodePresence(update), `step ${step}: decoded against what is held, the same entries`)
+      change = presence.apply(decoded)
     }
     const at = `step ${step}`
     const renewed = change?.renewed ?? []
@@ -167,4 +169,32 @@ test('5. a client that left is remembered (its clock refuses older states) until
   assert.equal(presence.clock(1), 0, 'a client gone for the timeout is still remembered')
   assert.ok(presence.has(2), 'a present client was forgotten')
   assert.equal(presence.clock(2), 1)
+})
+
+test('6. a state that comes as the text already held is not parsed again; any other text is', (t) => {
+  const presence = new Presence()
+  const cursor = '{"user":{"name":"Ada"},"cursor":{"anchor":3,"head":3}}'
+  presence.apply(decodePresence(said([1, 1, cursor], [2, 1, '{}'])))
+  const parse = t.mock.method(JSON, 'parse')
+  const parses = (update: Uint8Array, held?: Presence) => {
+    const before = parse.mock.callCount()
+    const entries = decodePresence(update, held)
+    return { parsed: parse.mock.callCount() - before, entries }
+  }
+  // What a stock y-websocket client sends back after applying the state it was relayed.
+  const echo = parses(said([1, 1, cursor]), presence)
+  assert.equal(echo.parsed, 0, 'an echo of the held state was parsed again')
+  assert.equal(presence.apply(echo.entries), null)
+  const renewal = parses(said([1, 2, cursor], [2, 2, '{}']), presence)
+  assert.equal(renewal.parsed, 0, 'a renewal was parsed again')
+  assert.deepEqual(presence.apply(renewal.entries)?.renewed, [1, 2])
+  assert.equal(parses(said([1, 3, '{"cursor":{"anchor":4,"head":4}}']), presence).parsed, 1, 'a new state is parsed')
+  assert.equal(parses(said([9, 1, cursor]), presence).parsed, 1, "another client's state with the same text is parsed")
+  assert.equal(parses(said([1, 3, cursor])).parsed, 1, 'without what is held, every state is parsed')
+  assert.throws(() => decodePresence(said([1, 3, cursor.slice(0, -1)]), presence), /not JSON/, 'a broken text of a held client passed')
+  assert.deepEqual(
+    [parses(said([1, 3, 'null']), presence).entries[0]?.removal, parses(said([1, 3, ' null ']), presence).entries[0]?.removal],
+    [true, true],
+    "a held client's removal is still one",
+  )
 })
