@@ -12,7 +12,7 @@ import { median } from './metrics.js'
 import type { Params } from './params.js'
 import { SCENARIOS } from './scenarios/index.js'
 import type { Row } from './scenarios/types.js'
-import { SERVERS, type ServerName } from './servers/index.js'
+import { DEFAULT_SERVERS, SERVERS, type ServerName } from './servers/index.js'
 import { REPO } from './servers/process.js'
 
 export interface RunRecord {
@@ -174,8 +174,8 @@ function ratio(base: number | undefined, peer: number | undefined, row: Row): st
   return `${r >= 10 ? r.toFixed(0) : r.toFixed(r >= 1 ? 1 : 2)}×`
 }
 
-/** The servers Tandem is measured against: not Tandem itself at another commit or on another store. */
-const PEERS: readonly ServerName[] = ['ywebsocket', 'hocuspocus']
+/** The servers Tandem is measured against: the suite's own, not Tandem at another commit or on another store. */
+const PEERS: readonly ServerName[] = DEFAULT_SERVERS.filter((s) => s !== 'tandem')
 
 /** One row's repetitions for one server. */
 interface Spread {
