@@ -170,8 +170,13 @@ function ratio(base: number | undefined, peer: number | undefined, row: Row): st
   // A difference of two readings can come out below zero (per loaded document, for a server
   // that keeps almost nothing): it is under the noise, and a ratio of it means nothing.
   if (base < 0 || peer < 0) return 'n/a (below 0)'
-  const r = row.better === 'lower' ? peer / base : base / peer
+  const r = advantage(base, peer, row)
   return `${r >= 10 ? r.toFixed(0) : r.toFixed(r >= 1 ? 1 : 2)}×`
+}
+
+/** How far the baseline is ahead of the peer on `row`: above 1 ahead, below 1 behind. */
+export function advantage(base: number, peer: number, row: Row): number {
+  return row.better === 'lower' ? peer / base : base / peer
 }
 
 /** The servers Tandem is measured against: the suite's own, not Tandem at another commit or on another store. */
@@ -185,6 +190,11 @@ interface Spread {
 }
 
 export type Verdict = 'first' | 'first within the spread' | 'level' | 'behind within the spread' | 'behind'
+
+/** Whether a row's median put Tandem first, by a margin wider than the spread or not. */
+export function isFirst(verdict: Verdict): boolean {
+  return verdict === 'first' || verdict === 'first within the spread'
+}
 
 export interface Standing {
   readonly scenario: string
@@ -250,7 +260,7 @@ function verdict(tandem: Spread, peer: Spread, lower: boolean): Verdict {
 
 function standingSection(standings: readonly Standing[], reps: number): string[] {
   const count = (v: Verdict) => standings.filter((s) => s.verdict === v).length
-  const first = count('first') + count('first within the spread')
+  const first = standings.filter((s) => isFirst(s.verdict)).length
   const lines = [
     '### Standing against the better peer',
     '',

@@ -13,7 +13,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
-import { standing, type Results, type Standing } from './report.js'
+import { advantage, isFirst, standing, type Results, type Standing } from './report.js'
 import { REPO } from './servers/process.js'
 
 const { values } = parseArgs({
@@ -23,12 +23,8 @@ const { values } = parseArgs({
   },
 })
 
-/** Tandem's side of the ratio: above 1 is ahead of the better peer, as in the reports. */
-function ratio(s: Standing): number {
-  return s.row.better === 'lower' ? s.best.median / s.tandem.median : s.tandem.median / s.best.median
-}
-
-const first = (s: Standing) => s.verdict === 'first' || s.verdict === 'first within the spread'
+/** Above 1 ahead of the better peer, as in the reports. */
+const ratio = (s: Standing): number => advantage(s.tandem.median, s.best.median, s.row)
 
 interface Tally {
   runs: number
@@ -47,7 +43,7 @@ for (const file of files) {
   if (results.command !== 'npm run bench') continue
   runs++
   const rows = standing(results)
-  const behind = rows.filter((s) => !first(s))
+  const behind = rows.filter((s) => !isFirst(s.verdict))
   const list = behind.map((s) => `${s.scenario}: ${s.row.label} ${ratio(s).toFixed(2)}x (${s.verdict})`).join('; ')
   console.log(
     `${file}  Tandem at ${results.machine.git}, ${results.totalSeconds.toFixed(0)} s: first on ${rows.length - behind.length} of ${rows.length}` +
@@ -57,7 +53,7 @@ for (const file of files) {
     const key = `${s.scenario}: ${s.row.label}`
     const t = tallies.get(key) ?? { runs: 0, behind: 0, clearly: 0, low: Infinity, high: -Infinity }
     t.runs++
-    if (!first(s)) t.behind++
+    if (!isFirst(s.verdict)) t.behind++
     if (s.verdict === 'behind') t.clearly++
     t.low = Math.min(t.low, ratio(s))
     t.high = Math.max(t.high, ratio(s))
